@@ -1,0 +1,185 @@
+//! Function configuration from the environment, validated once at init.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::Error;
+use crate::retry::RetryPolicy;
+
+/// The identity store id pattern from the API model: `d-` and 10 hex digits or a UUID,
+/// optionally inside the identity store ARN.
+static IDENTITY_STORE_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(arn:aws[a-z-]*:identitystore::\d{12}:identitystore/)?(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+    )
+    .expect("static regex is valid")
+});
+
+/// Everything the functions read from their environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `IDENTITY_STORE_ID` (required).
+    pub identity_store_id: String,
+    /// `MAX_ATTEMPTS` and the backoff bounds.
+    pub retry: RetryPolicy,
+    /// `CREATE_MISSING_GROUPS` (default true).
+    pub create_missing_groups: bool,
+    /// `MAX_REMOVALS` (default 50).
+    pub max_removals: usize,
+    /// `MAX_CONCURRENCY` (default 8): Identity Store calls in flight at once within
+    /// one invocation.
+    pub write_concurrency: usize,
+    /// `EXPECTED_STORE_USERS` (default 1000): how many users the store holds, to price
+    /// resolving a roster by ListUsers against one GetUserId per name.
+    pub expected_store_users: usize,
+    /// `DEADLINE_MARGIN_MS` (default 1000): time kept back from the Lambda deadline to
+    /// return an error instead of being killed by the timeout.
+    pub deadline_margin: Duration,
+}
+
+impl Config {
+    /// A configuration with defaults for everything but the store.
+    pub fn new(identity_store_id: impl Into<String>) -> Self {
+        Self {
+            identity_store_id: identity_store_id.into(),
+            retry: RetryPolicy::default(),
+            create_missing_groups: true,
+            max_removals: 50,
+            write_concurrency: 8,
+            expected_store_users: 1000,
+            deadline_margin: Duration::from_secs(1),
+        }
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let id = lookup("IDENTITY_STORE_ID")
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| Error::Configuration("IDENTITY_STORE_ID is not set".into()))?;
+        let id = id.trim().to_owned();
+        if !IDENTITY_STORE_ID.is_match(&id) {
+            return Err(Error::Configuration(
+                "IDENTITY_STORE_ID must be d- followed by 10 lowercase hex digits, a UUID, or an identity store ARN"
+                    .into(),
+            ));
+        }
+        let mut config = Self::new(id);
+        let defaults = RetryPolicy::default();
+        config.retry = RetryPolicy {
+            max_attempts: number(&lookup, "MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
+            base_delay: Duration::from_millis(number(&lookup, "BACKOFF_BASE_MS", 100, 1..=10_000)?),
+            max_delay: Duration::from_millis(number(&lookup, "BACKOFF_MAX_MS", 10_000, 1..=300_000)?),
+        };
+        config.create_missing_groups = boolean(&lookup, "CREATE_MISSING_GROUPS", true)?;
+        config.max_removals = number(&lookup, "MAX_REMOVALS", 50, 0..=1_000_000)?;
+        config.write_concurrency = number(&lookup, "MAX_CONCURRENCY", 8, 1..=64)?;
+        config.expected_store_users = number(&lookup, "EXPECTED_STORE_USERS", 1000, 0..=100_000_000)?;
+        config.deadline_margin = Duration::from_millis(number(&lookup, "DEADLINE_MARGIN_MS", 1000, 0..=60_000)?);
+        Ok(config)
+    }
+}
+
+fn number<T>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, Error>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(raw) = lookup(key).filter(|v| !v.trim().is_empty()) else { return Ok(default) };
+    match raw.trim().parse::<T>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(Error::Configuration(format!(
+            "{key} must be an integer from {} to {}",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+fn boolean(lookup: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool, Error> {
+    match lookup(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(Error::Configuration(format!("{key} must be true or false"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_store_is_set() {
+        let config = Config::from_lookup(env(&[("IDENTITY_STORE_ID", "d-1234567890")])).unwrap();
+        assert_eq!(config, Config::new("d-1234567890"));
+    }
+
+    #[test]
+    fn every_accepted_store_id_form_is_accepted() {
+        for id in [
+            "d-1234567890",
+            "d-abcdef0123",
+            "12345678-1234-1234-1234-123456789012",
+            "arn:aws:identitystore::111122223333:identitystore/d-1234567890",
+            "arn:aws-us-gov:identitystore::111122223333:identitystore/12345678-1234-1234-1234-123456789012",
+        ] {
+            assert!(Config::from_lookup(env(&[("IDENTITY_STORE_ID", id)])).is_ok(), "{id}");
+        }
+    }
+
+    #[test]
+    fn a_missing_or_malformed_store_id_is_a_configuration_error() {
+        for id in ["", "d-123", "d-ABCDEF0123", "store", "arn:aws:identitystore::1:identitystore/d-1234567890"] {
+            let err = Config::from_lookup(env(&[("IDENTITY_STORE_ID", id)])).unwrap_err();
+            assert_eq!(err.error_type(), "Configuration", "{id}");
+        }
+        let err = Config::from_lookup(env(&[])).unwrap_err();
+        assert_eq!(err, Error::Configuration("IDENTITY_STORE_ID is not set".into()));
+    }
+
+    #[test]
+    fn bad_numbers_and_booleans_are_configuration_errors() {
+        for (key, value) in [
+            ("MAX_ATTEMPTS", "0"),
+            ("MAX_ATTEMPTS", "many"),
+            ("MAX_REMOVALS", "-1"),
+            ("CREATE_MISSING_GROUPS", "yes"),
+            ("MAX_CONCURRENCY", "1000"),
+        ] {
+            let err = Config::from_lookup(env(&[("IDENTITY_STORE_ID", "d-1234567890"), (key, value)])).unwrap_err();
+            assert_eq!(err.error_type(), "Configuration", "{key}={value}");
+            assert!(err.to_string().contains(key));
+        }
+    }
+
+    #[test]
+    fn explicit_settings_are_read() {
+        let config = Config::from_lookup(env(&[
+            ("IDENTITY_STORE_ID", "d-1234567890"),
+            ("MAX_ATTEMPTS", "3"),
+            ("CREATE_MISSING_GROUPS", "FALSE"),
+            ("MAX_REMOVALS", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(config.retry.max_attempts, 3);
+        assert!(!config.create_missing_groups);
+        assert_eq!(config.max_removals, 7);
+    }
+}

@@ -1,0 +1,81 @@
+//! Turnstile's domain layer: every Identity Store call the functions make, the
+//! contract's requests and results, and the three jobs (onboard, offboard, sync).
+//!
+//! The functions under `functions/` only decode events, call [`Service`] and map
+//! [`Error`] to the Lambda error object.
+
+pub mod config;
+pub mod error;
+pub mod fault;
+pub mod offboard;
+pub mod onboard;
+mod redact;
+pub mod request;
+pub mod retry;
+pub mod store;
+pub mod sync;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::retry::RetryConfig;
+pub use config::Config;
+pub use error::Error;
+use lambda_runtime::Context;
+pub use offboard::{OffboardResult, OffboardStatus};
+pub use onboard::{OnboardResult, OnboardStatus};
+pub use redact::redact;
+pub use request::{OffboardRequest, OnboardRequest, SyncRequest, decode};
+pub use retry::{Deadline, RetryPolicy};
+pub use store::IdentityStore;
+pub use sync::{SyncResult, SyncStatus};
+
+/// Builds the Identity Store client from the SDK's standard configuration (region,
+/// credentials chain, `AWS_ENDPOINT_URL_IDENTITYSTORE`), with the SDK's own retries
+/// off: [`retry`] does them, honouring `RetryAfterSeconds` and the deadline.
+pub fn sdk_client(shared: &aws_config::SdkConfig) -> aws_sdk_identitystore::Client {
+    let config = aws_sdk_identitystore::config::Builder::from(shared).retry_config(RetryConfig::disabled()).build();
+    aws_sdk_identitystore::Client::from_conf(config)
+}
+
+/// Loads the SDK configuration and builds the client; once per cold start.
+pub async fn load_sdk_client() -> aws_sdk_identitystore::Client {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    sdk_client(&shared)
+}
+
+/// The domain service one function instance uses for all its invocations.
+#[derive(Debug)]
+pub struct Service {
+    config: Config,
+    store: IdentityStore,
+    /// Users seen by this execution environment's last full ListUsers, to price the
+    /// next roster resolution.
+    seen_store_users: AtomicUsize,
+}
+
+impl Service {
+    pub fn new(client: aws_sdk_identitystore::Client, config: Config) -> Self {
+        let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry);
+        Self { config, store, seen_store_users: AtomicUsize::new(0) }
+    }
+
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The deadline an invocation's work must respect: Lambda's, less the margin.
+    pub fn deadline(&self, context: &Context) -> Deadline {
+        Deadline::from_wall_clock(context.deadline(), self.config.deadline_margin)
+    }
+
+    fn store_users_estimate(&self) -> usize {
+        match self.seen_store_users.load(Ordering::Relaxed) {
+            0 => self.config.expected_store_users,
+            seen => seen,
+        }
+    }
+
+    fn remember_store_users(&self, count: usize) {
+        self.seen_store_users.store(count, Ordering::Relaxed);
+    }
+}

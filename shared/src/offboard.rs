@@ -1,0 +1,91 @@
+//! offboard-user: the leaver.
+
+use std::collections::HashSet;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+
+use crate::request::{OffboardMode, OffboardRequest};
+use crate::{Deadline, Error, Service};
+
+/// `status` of offboard-user's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OffboardStatus {
+    Deleted,
+    Revoked,
+    NotFound,
+}
+
+/// offboard-user's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffboardResult {
+    pub user_name: String,
+    pub user_id: Option<String>,
+    pub status: OffboardStatus,
+    pub removed_memberships: usize,
+    pub group_ids: Vec<String>,
+}
+
+impl Service {
+    /// Removes every membership, then deletes the user (`delete`) or keeps it (`revoke`).
+    ///
+    /// Memberships go first, so a failure half-way leaves a user without access rather
+    /// than a deleted user with dangling memberships, and a retry finishes the job.
+    pub async fn offboard(&self, deadline: Deadline, request: OffboardRequest) -> Result<OffboardResult, Error> {
+        let OffboardRequest { user_name, mode } = request;
+        let Some(user_id) = self.store.user_id(deadline, &user_name).await? else {
+            tracing::info!("no such user; nothing to offboard");
+            return Ok(OffboardResult {
+                user_name,
+                user_id: None,
+                status: OffboardStatus::NotFound,
+                removed_memberships: 0,
+                group_ids: Vec::new(),
+            });
+        };
+
+        let mut removed = HashSet::new();
+        let mut group_ids = Vec::new();
+        loop {
+            let listed = self.store.memberships_of_user(deadline, &user_id).await?;
+            // A listing may lag behind deletes just made; those are done already.
+            let fresh: Vec<_> = listed.into_iter().filter(|m| !removed.contains(&m.membership_id)).collect();
+            if fresh.is_empty() {
+                break;
+            }
+            stream::iter(&fresh)
+                .map(|m| self.store.delete_membership(deadline, &m.membership_id))
+                .buffer_unordered(self.config.write_concurrency)
+                .try_collect::<()>()
+                .await?;
+            for m in fresh {
+                removed.insert(m.membership_id);
+                group_ids.push(m.group_id);
+            }
+            // A deleted user cannot sign in, whatever was added meanwhile. A revoked one
+            // can, so the listing is repeated until it shows nothing new: a membership
+            // added concurrently (by sync-group, say) does not survive the leaver.
+            if mode == OffboardMode::Delete {
+                break;
+            }
+        }
+
+        let status = match mode {
+            OffboardMode::Delete => {
+                self.store.delete_user(deadline, &user_id).await?;
+                OffboardStatus::Deleted
+            }
+            OffboardMode::Revoke => OffboardStatus::Revoked,
+        };
+        tracing::info!(user_id, ?status, removed_memberships = group_ids.len(), "user offboarded");
+        Ok(OffboardResult {
+            user_name,
+            user_id: Some(user_id),
+            status,
+            removed_memberships: group_ids.len(),
+            group_ids,
+        })
+    }
+}

@@ -1,0 +1,342 @@
+//! The contract's requests: decoding from either event form, and validation.
+//!
+//! Decoding is strict about types and limits and lenient about unknown fields, as the
+//! contract asks. Limits are the Identity Store API's own (botocore's model), so a
+//! request that passes here is one the service accepts, and a bad one is refused before
+//! any call is made.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use regex::Regex;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::Error;
+use crate::redact::redact;
+
+/// Most group names one onboard-user request may list.
+pub const MAX_GROUPS: usize = 100;
+/// Most userNames one sync-group request may list. A roster this size is about 200 KB,
+/// close to EventBridge's 256 KB event limit.
+pub const MAX_MEMBERS: usize = 10_000;
+
+/// `UserName` in the API model: 1–128 letters, marks, symbols, numbers, punctuation.
+static USER_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\p{L}\p{M}\p{S}\p{N}\p{P}]+$").expect("static regex is valid"));
+/// `SensitiveStringType` and `GroupDisplayName`: the same plus tab, newlines and spaces.
+static TEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new("^[\\p{L}\\p{M}\\p{S}\\p{N}\\p{P}\t\n\r \u{a0}\u{3000}]+$").expect("static regex is valid")
+});
+/// Names the service reserves for itself.
+const RESERVED_NAMES: [&str; 2] = ["Administrator", "AWSAdministrators"];
+
+/// Turns a Lambda payload into a validated request: the `detail` of an EventBridge
+/// envelope, or the detail itself.
+pub fn decode<T: DeserializeOwned + Validate>(event: Value) -> Result<T, Error> {
+    let detail = detail_of(event)?;
+    let request: T = serde_path_to_error::deserialize(detail).map_err(|err| {
+        let path = err.path().to_string();
+        let message = redact(&err.into_inner().to_string());
+        if path == "." {
+            Error::InvalidEvent(message)
+        } else {
+            Error::InvalidEvent(format!("{path}: {message}"))
+        }
+    })?;
+    let mut problems = Problems::default();
+    request.validate(&mut problems);
+    problems.into_result(request)
+}
+
+fn detail_of(event: Value) -> Result<Value, Error> {
+    let Value::Object(map) = &event else {
+        return Err(Error::InvalidEvent("the event must be a JSON object".into()));
+    };
+    // An envelope is recognised by the two members EventBridge always sets; the
+    // function never branches on what `detail-type` says.
+    if !(map.contains_key("detail-type") && map.contains_key("detail")) {
+        return Ok(event);
+    }
+    let envelope: EventBridgeEvent<Value> = serde_json::from_value(event)
+        .map_err(|err| Error::InvalidEvent(format!("malformed EventBridge envelope: {}", redact(&err.to_string()))))?;
+    match envelope.detail {
+        detail @ Value::Object(_) => Ok(detail),
+        _ => Err(Error::InvalidEvent("detail: must be a JSON object".into())),
+    }
+}
+
+/// Checks a decoded request against the contract's and the API's limits.
+pub trait Validate {
+    fn validate(&self, problems: &mut Problems);
+}
+
+/// How many validation findings an error message lists.
+const SHOWN_PROBLEMS: usize = 5;
+
+/// Validation findings, as field paths and rules (never values).
+#[derive(Debug, Default)]
+pub struct Problems(Vec<String>);
+
+impl Problems {
+    fn push(&mut self, path: &str, rule: &str) {
+        self.0.push(format!("{path}: {rule}"));
+    }
+
+    fn into_result<T>(self, value: T) -> Result<T, Error> {
+        if self.0.is_empty() {
+            return Ok(value);
+        }
+        let mut message = self.0.iter().take(SHOWN_PROBLEMS).cloned().collect::<Vec<_>>().join("; ");
+        if self.0.len() > SHOWN_PROBLEMS {
+            message = format!("{message}; and {} more", self.0.len() - SHOWN_PROBLEMS);
+        }
+        Err(Error::InvalidEvent(message))
+    }
+
+    fn user_name(&mut self, path: &str, value: &str) {
+        let chars = value.chars().count();
+        if !(1..=128).contains(&chars) {
+            self.push(path, "must be 1 to 128 characters");
+        } else if !USER_NAME.is_match(value) {
+            self.push(path, "may hold only letters, marks, symbols, numbers and punctuation (no spaces or control characters)");
+        } else if RESERVED_NAMES.contains(&value) {
+            self.push(path, "is a name the Identity Store reserves");
+        }
+    }
+
+    fn text(&mut self, path: &str, value: &str, max: usize) {
+        let chars = value.chars().count();
+        if chars == 0 || chars > max {
+            self.push(path, &format!("must be 1 to {max} characters"));
+        } else if !TEXT.is_match(value) {
+            self.push(path, "may not hold control characters other than tab and newlines");
+        } else if value.trim().is_empty() {
+            self.push(path, "may not be blank");
+        }
+    }
+
+    fn opt_text(&mut self, path: &str, value: Option<&String>) {
+        if let Some(value) = value {
+            self.text(path, value, 1024);
+        }
+    }
+
+    fn single_item<T>(&mut self, path: &str, items: Option<&Vec<T>>, check: impl Fn(&mut Self, &str, &T)) {
+        let Some(items) = items else { return };
+        if items.len() != 1 {
+            self.push(path, "must hold exactly one item (the Identity Store keeps one per user)");
+            return;
+        }
+        check(self, &format!("{path}[0]"), &items[0]);
+    }
+
+    fn unique_names(&mut self, path: &str, names: &[String], max: usize, check: impl Fn(&mut Self, &str, &str)) {
+        if names.len() > max {
+            self.push(path, &format!("may list at most {max} names"));
+            return;
+        }
+        let mut seen = BTreeSet::new();
+        for (i, name) in names.iter().enumerate() {
+            let item = format!("{path}[{i}]");
+            check(self, &item, name);
+            if !seen.insert(name.as_str()) {
+                self.push(&item, "is listed twice");
+            }
+        }
+    }
+}
+
+/// `user.name`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NameSpec {
+    pub given_name: String,
+    pub family_name: String,
+    pub middle_name: Option<String>,
+    pub formatted: Option<String>,
+    pub honorific_prefix: Option<String>,
+    pub honorific_suffix: Option<String>,
+}
+
+/// One entry of `user.emails` or `user.phoneNumbers`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactSpec {
+    pub value: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub primary: Option<bool>,
+}
+
+/// One entry of `user.addresses`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressSpec {
+    pub street_address: Option<String>,
+    pub locality: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+    pub formatted: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub primary: Option<bool>,
+}
+
+/// `user`: the CreateUser attributes, camelCase.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSpec {
+    pub user_name: String,
+    pub display_name: String,
+    pub name: NameSpec,
+    pub nick_name: Option<String>,
+    pub profile_url: Option<String>,
+    pub emails: Option<Vec<ContactSpec>>,
+    pub addresses: Option<Vec<AddressSpec>>,
+    pub phone_numbers: Option<Vec<ContactSpec>>,
+    pub user_type: Option<String>,
+    pub title: Option<String>,
+    pub preferred_language: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+}
+
+/// onboard-user's request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnboardRequest {
+    pub user: UserSpec,
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
+}
+
+impl Validate for OnboardRequest {
+    fn validate(&self, p: &mut Problems) {
+        let u = &self.user;
+        p.user_name("user.userName", &u.user_name);
+        p.text("user.displayName", &u.display_name, 1024);
+        p.text("user.name.givenName", &u.name.given_name, 1024);
+        p.text("user.name.familyName", &u.name.family_name, 1024);
+        p.opt_text("user.name.middleName", u.name.middle_name.as_ref());
+        p.opt_text("user.name.formatted", u.name.formatted.as_ref());
+        p.opt_text("user.name.honorificPrefix", u.name.honorific_prefix.as_ref());
+        p.opt_text("user.name.honorificSuffix", u.name.honorific_suffix.as_ref());
+        for (path, value) in [
+            ("user.nickName", &u.nick_name),
+            ("user.profileUrl", &u.profile_url),
+            ("user.userType", &u.user_type),
+            ("user.title", &u.title),
+            ("user.preferredLanguage", &u.preferred_language),
+            ("user.locale", &u.locale),
+            ("user.timezone", &u.timezone),
+        ] {
+            p.opt_text(path, value.as_ref());
+        }
+        let contact = |p: &mut Problems, path: &str, c: &ContactSpec| {
+            p.text(&format!("{path}.value"), &c.value, 1024);
+            p.opt_text(&format!("{path}.type"), c.kind.as_ref());
+        };
+        p.single_item("user.emails", u.emails.as_ref(), contact);
+        p.single_item("user.phoneNumbers", u.phone_numbers.as_ref(), contact);
+        p.single_item("user.addresses", u.addresses.as_ref(), |p, path, a| {
+            let fields = [
+                ("streetAddress", &a.street_address),
+                ("locality", &a.locality),
+                ("region", &a.region),
+                ("postalCode", &a.postal_code),
+                ("country", &a.country),
+                ("formatted", &a.formatted),
+                ("type", &a.kind),
+            ];
+            if fields.iter().all(|(_, v)| v.is_none()) {
+                p.push(path, "must set at least one field");
+            }
+            for (field, value) in fields {
+                p.opt_text(&format!("{path}.{field}"), value.as_ref());
+            }
+        });
+        if let Some(groups) = &self.groups {
+            p.unique_names("groups", groups, MAX_GROUPS, |p, path, name| p.text(path, name, 1024));
+        }
+    }
+}
+
+/// offboard-user's `mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OffboardMode {
+    /// Remove every membership, then delete the user.
+    #[default]
+    Delete,
+    /// Remove every membership, keep the user.
+    Revoke,
+}
+
+/// offboard-user's request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OffboardRequest {
+    pub user_name: String,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub mode: OffboardMode,
+}
+
+impl Validate for OffboardRequest {
+    fn validate(&self, p: &mut Problems) {
+        p.user_name("userName", &self.user_name);
+    }
+}
+
+/// sync-group's `mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SyncMode {
+    /// The group ends with exactly the listed members that exist.
+    #[default]
+    Replace,
+    /// Only add the listed members.
+    Add,
+    /// Only remove the listed members.
+    Remove,
+}
+
+/// sync-group's `group`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupSpec {
+    pub display_name: String,
+    pub description: Option<String>,
+}
+
+/// sync-group's request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequest {
+    pub group: GroupSpec,
+    pub members: Vec<String>,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub mode: SyncMode,
+    #[serde(default, deserialize_with = "null_is_default")]
+    pub dry_run: bool,
+    pub max_removals: Option<u32>,
+}
+
+impl Validate for SyncRequest {
+    fn validate(&self, p: &mut Problems) {
+        p.text("group.displayName", &self.group.display_name, 1024);
+        p.opt_text("group.description", self.group.description.as_ref());
+        p.unique_names("members", &self.members, MAX_MEMBERS, Problems::user_name);
+    }
+}
+
+fn null_is_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}

@@ -1,0 +1,463 @@
+//! Every Identity Store call the functions make, behind the retry policy and the
+//! idempotency rules.
+//!
+//! Each method classifies its SDK error at the edge ([`crate::fault`]) and returns
+//! domain results: a create that meets a uniqueness conflict resolves to the existing
+//! resource, a delete of something already gone succeeds, a lookup that finds nothing
+//! is `None`.
+
+use aws_sdk_identitystore::Client;
+use aws_sdk_identitystore::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_identitystore::operation::create_user::builders::CreateUserFluentBuilder;
+use aws_sdk_identitystore::operation::describe_group::DescribeGroupOutput;
+use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
+use aws_sdk_identitystore::types::{AlternateIdentifier, AttributeOperation, MemberId, UniqueAttribute};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::Document;
+
+use crate::Error;
+use crate::fault::{Classify, Fault, classify_sdk};
+use crate::retry::{Deadline, Exhausted, RetryPolicy};
+
+/// Page size for every list call: the API's maximum, so a listing costs the fewest calls.
+pub const PAGE_SIZE: i32 = 100;
+
+/// The outcome of an idempotent create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ensured {
+    /// This call created it.
+    Created(String),
+    /// It was already there (found through a uniqueness conflict).
+    Existing(String),
+}
+
+impl Ensured {
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Created(id) | Self::Existing(id) => id,
+        }
+    }
+}
+
+/// A group membership as listed: `(membership id, group id, member user id)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub membership_id: String,
+    pub group_id: String,
+    pub user_id: String,
+}
+
+/// The Identity Store operations Turnstile uses, for one identity store.
+#[derive(Debug, Clone)]
+pub struct IdentityStore {
+    client: Client,
+    store_id: String,
+    retry: RetryPolicy,
+}
+
+type Sdk<E> = SdkError<E, HttpResponse>;
+
+impl IdentityStore {
+    /// `client` must have the SDK's own retries disabled (see [`crate::sdk_client`]):
+    /// this type retries every call itself.
+    pub fn new(client: Client, store_id: impl Into<String>, retry: RetryPolicy) -> Self {
+        Self { client, store_id: store_id.into(), retry }
+    }
+
+    pub fn store_id(&self) -> &str {
+        &self.store_id
+    }
+
+    async fn call<T, E, Fut>(
+        &self,
+        operation: &'static str,
+        deadline: Deadline,
+        send: impl Fn() -> Fut,
+    ) -> Result<T, Exhausted>
+    where
+        Fut: Future<Output = Result<T, Sdk<E>>>,
+        E: Classify + ProvideErrorMetadata,
+    {
+        self.retry.run(operation, deadline, || async { send().await.map_err(classify_sdk) }).await
+    }
+
+    /// Reads every page of a listing. Pages come from the SDK paginator; when a page
+    /// fails transiently, a fresh paginator resumes from the last page's token after the
+    /// policy's wait, so a throttle on page 90 does not re-read pages 1 to 89.
+    async fn list_all<T, O, E>(
+        &self,
+        operation: &'static str,
+        deadline: Deadline,
+        pages_from: impl Fn(Option<String>) -> PaginationStream<Result<O, Sdk<E>>>,
+        split: impl Fn(O) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>, Error>
+    where
+        E: Classify + ProvideErrorMetadata,
+    {
+        let mut items = Vec::new();
+        let mut resume = None;
+        let mut failed = 0;
+        loop {
+            let mut pages = pages_from(resume.clone());
+            let fault = loop {
+                let next = match deadline.remaining() {
+                    None => pages.next().await,
+                    Some(left) => match tokio::time::timeout(left, pages.next()).await {
+                        Ok(next) => next,
+                        Err(_) => break Fault::Transport { message: "the call ran into the deadline".into() },
+                    },
+                };
+                match next {
+                    None => return Ok(items),
+                    Some(Ok(page)) => {
+                        let (batch, token) = split(page);
+                        items.extend(batch);
+                        resume = token;
+                        failed = 0;
+                    }
+                    Some(Err(err)) => break classify_sdk(err),
+                }
+            };
+            failed += 1;
+            let wait = self.retry.next_wait(operation, failed, fault, deadline).map_err(|e| e.into_error(operation))?;
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn user_name_identifier(user_name: &str) -> AlternateIdentifier {
+        AlternateIdentifier::UniqueAttribute(
+            UniqueAttribute::builder()
+                .attribute_path("userName")
+                .attribute_value(Document::String(user_name.to_owned()))
+                .build()
+                .expect("path and value are set"),
+        )
+    }
+
+    fn display_name_identifier(display_name: &str) -> AlternateIdentifier {
+        AlternateIdentifier::UniqueAttribute(
+            UniqueAttribute::builder()
+                .attribute_path("displayName")
+                .attribute_value(Document::String(display_name.to_owned()))
+                .build()
+                .expect("path and value are set"),
+        )
+    }
+
+    /// GetUserId by userName; `None` when no user has it.
+    pub async fn user_id(&self, deadline: Deadline, user_name: &str) -> Result<Option<String>, Error> {
+        let id = Self::user_name_identifier(user_name);
+        let found = self
+            .call("GetUserId", deadline, || {
+                self.client.get_user_id().identity_store_id(&self.store_id).alternate_identifier(id.clone()).send()
+            })
+            .await;
+        absent_is_none(found.map(|out| out.user_id), "GetUserId")
+    }
+
+    /// DescribeUser.
+    pub async fn describe_user(&self, deadline: Deadline, user_id: &str) -> Result<Option<DescribeUserOutput>, Error> {
+        let found = self
+            .call("DescribeUser", deadline, || {
+                self.client.describe_user().identity_store_id(&self.store_id).user_id(user_id).send()
+            })
+            .await;
+        absent_is_none(found, "DescribeUser")
+    }
+
+    /// CreateUser, or the existing user's id when the userName is taken.
+    ///
+    /// `request` is a prepared CreateUser call without the store id.
+    pub async fn create_user(
+        &self,
+        deadline: Deadline,
+        user_name: &str,
+        request: &CreateUserFluentBuilder,
+    ) -> Result<Ensured, Error> {
+        let created = self
+            .call("CreateUser", deadline, || request.clone().identity_store_id(&self.store_id).send())
+            .await;
+        match created {
+            Ok(out) => Ok(Ensured::Created(out.user_id)),
+            Err(Exhausted { fault: Fault::Uniqueness { .. }, .. }) => {
+                self.user_id(deadline, user_name).await?.map(Ensured::Existing).ok_or_else(|| vanished("CreateUser"))
+            }
+            Err(e) => Err(e.into_error("CreateUser")),
+        }
+    }
+
+    /// A CreateUser call for this client, to be filled by the caller.
+    pub fn create_user_request(&self) -> CreateUserFluentBuilder {
+        self.client.create_user()
+    }
+
+    /// UpdateUser with the given operations (at most 100, as the API allows).
+    pub async fn update_user(
+        &self,
+        deadline: Deadline,
+        user_id: &str,
+        operations: &[AttributeOperation],
+    ) -> Result<(), Error> {
+        self.call("UpdateUser", deadline, || {
+            self.client
+                .update_user()
+                .identity_store_id(&self.store_id)
+                .user_id(user_id)
+                .set_operations(Some(operations.to_vec()))
+                .send()
+        })
+        .await
+        .map(drop)
+        .map_err(|e| e.into_error("UpdateUser"))
+    }
+
+    /// DeleteUser; a user already gone is success.
+    pub async fn delete_user(&self, deadline: Deadline, user_id: &str) -> Result<(), Error> {
+        let deleted = self
+            .call("DeleteUser", deadline, || {
+                self.client.delete_user().identity_store_id(&self.store_id).user_id(user_id).send()
+            })
+            .await;
+        gone_is_ok(deleted, "DeleteUser")
+    }
+
+    /// ListUsers, every page: `(user id, userName)`.
+    pub async fn list_users(&self, deadline: Deadline) -> Result<Vec<(String, String)>, Error> {
+        self.list_all(
+            "ListUsers",
+            deadline,
+            |token| {
+                self.client
+                    .list_users()
+                    .identity_store_id(&self.store_id)
+                    .max_results(PAGE_SIZE)
+                    .set_next_token(token)
+                    .into_paginator()
+                    .send()
+            },
+            |page| {
+                let users = page
+                    .users
+                    .into_iter()
+                    .filter_map(|user| Some((user.user_id, user.user_name?)))
+                    .collect();
+                (users, page.next_token)
+            },
+        )
+        .await
+    }
+
+    /// GetGroupId by displayName; `None` when no group has it.
+    pub async fn group_id(&self, deadline: Deadline, display_name: &str) -> Result<Option<String>, Error> {
+        let id = Self::display_name_identifier(display_name);
+        let found = self
+            .call("GetGroupId", deadline, || {
+                self.client.get_group_id().identity_store_id(&self.store_id).alternate_identifier(id.clone()).send()
+            })
+            .await;
+        absent_is_none(found.map(|out| out.group_id), "GetGroupId")
+    }
+
+    /// DescribeGroup.
+    pub async fn describe_group(&self, deadline: Deadline, group_id: &str) -> Result<Option<DescribeGroupOutput>, Error> {
+        let found = self
+            .call("DescribeGroup", deadline, || {
+                self.client.describe_group().identity_store_id(&self.store_id).group_id(group_id).send()
+            })
+            .await;
+        absent_is_none(found, "DescribeGroup")
+    }
+
+    /// CreateGroup, or the existing group's id when the displayName is taken.
+    pub async fn create_group(
+        &self,
+        deadline: Deadline,
+        display_name: &str,
+        description: Option<&str>,
+    ) -> Result<Ensured, Error> {
+        let created = self
+            .call("CreateGroup", deadline, || {
+                self.client
+                    .create_group()
+                    .identity_store_id(&self.store_id)
+                    .display_name(display_name)
+                    .set_description(description.map(str::to_owned))
+                    .send()
+            })
+            .await;
+        match created {
+            Ok(out) => Ok(Ensured::Created(out.group_id)),
+            Err(Exhausted { fault: Fault::Uniqueness { .. }, .. }) => self
+                .group_id(deadline, display_name)
+                .await?
+                .map(Ensured::Existing)
+                .ok_or_else(|| vanished("CreateGroup")),
+            Err(e) => Err(e.into_error("CreateGroup")),
+        }
+    }
+
+    /// UpdateGroup with the given operations.
+    pub async fn update_group(
+        &self,
+        deadline: Deadline,
+        group_id: &str,
+        operations: &[AttributeOperation],
+    ) -> Result<(), Error> {
+        self.call("UpdateGroup", deadline, || {
+            self.client
+                .update_group()
+                .identity_store_id(&self.store_id)
+                .group_id(group_id)
+                .set_operations(Some(operations.to_vec()))
+                .send()
+        })
+        .await
+        .map(drop)
+        .map_err(|e| e.into_error("UpdateGroup"))
+    }
+
+    /// CreateGroupMembership, or the existing membership when the pair is already there.
+    pub async fn create_membership(&self, deadline: Deadline, group_id: &str, user_id: &str) -> Result<Ensured, Error> {
+        let member = MemberId::UserId(user_id.to_owned());
+        let created = self
+            .call("CreateGroupMembership", deadline, || {
+                self.client
+                    .create_group_membership()
+                    .identity_store_id(&self.store_id)
+                    .group_id(group_id)
+                    .member_id(member.clone())
+                    .send()
+            })
+            .await;
+        match created {
+            Ok(out) => Ok(Ensured::Created(out.membership_id)),
+            Err(Exhausted { fault: Fault::Uniqueness { .. }, .. }) => {
+                let found = self
+                    .call("GetGroupMembershipId", deadline, || {
+                        self.client
+                            .get_group_membership_id()
+                            .identity_store_id(&self.store_id)
+                            .group_id(group_id)
+                            .member_id(member.clone())
+                            .send()
+                    })
+                    .await;
+                absent_is_none(found.map(|out| out.membership_id), "GetGroupMembershipId")?
+                    .map(Ensured::Existing)
+                    .ok_or_else(|| vanished("CreateGroupMembership"))
+            }
+            Err(e) => Err(e.into_error("CreateGroupMembership")),
+        }
+    }
+
+    /// DeleteGroupMembership; a membership already gone is success.
+    pub async fn delete_membership(&self, deadline: Deadline, membership_id: &str) -> Result<(), Error> {
+        let deleted = self
+            .call("DeleteGroupMembership", deadline, || {
+                self.client
+                    .delete_group_membership()
+                    .identity_store_id(&self.store_id)
+                    .membership_id(membership_id)
+                    .send()
+            })
+            .await;
+        gone_is_ok(deleted, "DeleteGroupMembership")
+    }
+
+    /// IsMemberInGroups for up to 100 groups: the subset of `group_ids` the user is in.
+    pub async fn member_of(&self, deadline: Deadline, user_id: &str, group_ids: &[String]) -> Result<Vec<String>, Error> {
+        let mut member_of = Vec::new();
+        for chunk in group_ids.chunks(100) {
+            let out = self
+                .call("IsMemberInGroups", deadline, || {
+                    self.client
+                        .is_member_in_groups()
+                        .identity_store_id(&self.store_id)
+                        .member_id(MemberId::UserId(user_id.to_owned()))
+                        .set_group_ids(Some(chunk.to_vec()))
+                        .send()
+                })
+                .await
+                .map_err(|e| e.into_error("IsMemberInGroups"))?;
+            member_of.extend(
+                out.results
+                    .into_iter()
+                    .filter(|r| r.membership_exists)
+                    .filter_map(|r| r.group_id),
+            );
+        }
+        Ok(member_of)
+    }
+
+    /// ListGroupMembershipsForMember, every page.
+    pub async fn memberships_of_user(&self, deadline: Deadline, user_id: &str) -> Result<Vec<Membership>, Error> {
+        self.list_all(
+            "ListGroupMembershipsForMember",
+            deadline,
+            |token| {
+                self.client
+                    .list_group_memberships_for_member()
+                    .identity_store_id(&self.store_id)
+                    .member_id(MemberId::UserId(user_id.to_owned()))
+                    .max_results(PAGE_SIZE)
+                    .set_next_token(token)
+                    .into_paginator()
+                    .send()
+            },
+            |page| (memberships(page.group_memberships), page.next_token),
+        )
+        .await
+    }
+
+    /// ListGroupMemberships, every page.
+    pub async fn memberships_of_group(&self, deadline: Deadline, group_id: &str) -> Result<Vec<Membership>, Error> {
+        self.list_all(
+            "ListGroupMemberships",
+            deadline,
+            |token| {
+                self.client
+                    .list_group_memberships()
+                    .identity_store_id(&self.store_id)
+                    .group_id(group_id)
+                    .max_results(PAGE_SIZE)
+                    .set_next_token(token)
+                    .into_paginator()
+                    .send()
+            },
+            |page| (memberships(page.group_memberships), page.next_token),
+        )
+        .await
+    }
+}
+
+fn memberships(listed: Vec<aws_sdk_identitystore::types::GroupMembership>) -> Vec<Membership> {
+    listed
+        .into_iter()
+        .filter_map(|m| match (m.group_id, m.member_id) {
+            (Some(group_id), Some(MemberId::UserId(user_id))) => {
+                Some(Membership { membership_id: m.membership_id, group_id, user_id })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn vanished(operation: &'static str) -> Error {
+    Error::ConcurrentModification {
+        operation,
+        detail: "the resource named in a uniqueness conflict could not be found; it changed meanwhile".into(),
+    }
+}
+
+fn absent_is_none<T>(result: Result<T, Exhausted>, operation: &'static str) -> Result<Option<T>, Error> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(Exhausted { fault: Fault::NotFound { .. }, .. }) => Ok(None),
+        Err(e) => Err(e.into_error(operation)),
+    }
+}
+
+fn gone_is_ok<T>(result: Result<T, Exhausted>, operation: &'static str) -> Result<(), Error> {
+    absent_is_none(result, operation).map(drop)
+}

@@ -1,0 +1,292 @@
+//! sync-group: a group's roster from HR, reconciled by diff.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_identitystore::types::AttributeOperation;
+use aws_smithy_types::Document;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+
+use crate::onboard::dedup;
+use crate::request::{SyncMode, SyncRequest};
+use crate::store::{Ensured, Membership, PAGE_SIZE};
+use crate::{Deadline, Error, Service};
+
+/// `status` of sync-group's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SyncStatus {
+    Created,
+    Updated,
+    Unchanged,
+    Planned,
+    NotFound,
+}
+
+/// sync-group's result. `unchanged` counts the group's members that stay members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResult {
+    pub group_id: Option<String>,
+    pub display_name: String,
+    pub status: SyncStatus,
+    pub dry_run: bool,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: usize,
+    pub unresolved: Vec<String>,
+}
+
+/// How listed userNames are turned into user ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// One GetUserId per name (and one DescribeUser per removed member, for its name).
+    Lookup,
+    /// Page through ListUsers once; names of removed members come with it.
+    ListUsers,
+}
+
+/// Picks the cheaper way to resolve `names` userNames for a group of `current` members,
+/// counted in API calls: lookups cost a call per name plus one per removal the plan is
+/// sure to make (a replace that lists fewer names than the group has must remove at
+/// least the difference); a listing costs a page per 100 users in the store, whose size
+/// is estimated from `EXPECTED_STORE_USERS` and what this execution environment saw on
+/// its last full listing.
+pub fn choose_resolution(mode: SyncMode, names: usize, current: usize, store_users: usize) -> Resolution {
+    let removals = if mode == SyncMode::Replace { current.saturating_sub(names) } else { 0 };
+    let lookup_cost = names + removals;
+    let page = usize::try_from(PAGE_SIZE).unwrap_or(100);
+    let list_cost = store_users.max(current).max(1).div_ceil(page);
+    // Ties go to lookups: they run concurrently, pages one after another.
+    if list_cost < lookup_cost { Resolution::ListUsers } else { Resolution::Lookup }
+}
+
+impl Service {
+    /// Ensures the group, resolves the listed userNames, and writes only the difference
+    /// between the roster and the group.
+    pub async fn sync_group(&self, deadline: Deadline, request: SyncRequest) -> Result<SyncResult, Error> {
+        let SyncRequest { group, members, mode, dry_run, max_removals } = request;
+        let names = dedup(members);
+        let limit = max_removals.map_or(self.config.max_removals, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        let mut result = SyncResult {
+            group_id: None,
+            display_name: group.display_name.clone(),
+            status: SyncStatus::Unchanged,
+            dry_run,
+            added: Vec::new(),
+            removed: Vec::new(),
+            unchanged: 0,
+            unresolved: Vec::new(),
+        };
+
+        let existing = self.store.group_id(deadline, &group.display_name).await?;
+        if existing.is_none() && mode == SyncMode::Remove {
+            result.status = SyncStatus::NotFound;
+            return Ok(result);
+        }
+        let mut description_update = None;
+        let current: Vec<Membership> = match &existing {
+            Some(id) => {
+                if let Some(wanted) = &group.description {
+                    let stored = self.store.describe_group(deadline, id).await?.ok_or_else(vanished)?;
+                    if stored.description() != Some(wanted.as_str()) {
+                        description_update = Some(wanted.clone());
+                    }
+                }
+                self.store.memberships_of_group(deadline, id).await?
+            }
+            None => Vec::new(),
+        };
+
+        let strategy = choose_resolution(mode, names.len(), current.len(), self.store_users_estimate());
+        let directory = self.resolve(deadline, strategy, &names).await?;
+        let Diff { to_add, to_remove, unresolved } = diff(mode, &names, &directory, &current);
+        result.unresolved = unresolved;
+        if to_remove.len() > limit {
+            tracing::warn!(planned = to_remove.len(), limit, "mass removal blocked");
+            return Err(Error::MassRemovalBlocked { planned: to_remove.len(), limit });
+        }
+
+        result.removed = self.removed_names(deadline, &current, &to_remove).await?;
+        result.added = to_add.iter().map(|(name, _)| name.clone()).collect();
+        result.unchanged = current.len() - to_remove.len();
+        result.group_id.clone_from(&existing);
+
+        if dry_run {
+            result.status = SyncStatus::Planned;
+            return Ok(result);
+        }
+
+        let group_id = if let Some(id) = existing {
+            id
+        } else {
+            let ensured = self.store.create_group(deadline, &group.display_name, group.description.as_deref()).await?;
+            if matches!(ensured, Ensured::Created(_)) {
+                result.status = SyncStatus::Created;
+            }
+            ensured.id().to_owned()
+        };
+        result.group_id = Some(group_id.clone());
+        let wrote_description = description_update.is_some();
+        if let Some(description) = description_update {
+            let op = AttributeOperation::builder()
+                .attribute_path("description")
+                .attribute_value(Document::String(description))
+                .build()
+                .expect("the path is set");
+            self.store.update_group(deadline, &group_id, &[op]).await?;
+        }
+        self.apply(deadline, &group_id, &to_add, &to_remove).await?;
+
+        let wrote = wrote_description || !to_add.is_empty() || !to_remove.is_empty();
+        if result.status != SyncStatus::Created && wrote {
+            result.status = SyncStatus::Updated;
+        }
+        tracing::info!(
+            group_id,
+            status = ?result.status,
+            added = result.added.len(),
+            removed = result.removed.len(),
+            unresolved = result.unresolved.len(),
+            ?strategy,
+            "roster synced"
+        );
+        Ok(result)
+    }
+
+    /// userNames of the members a plan removes, sorted. Those not listed in the request
+    /// are named by DescribeUser, unless the store was listed.
+    async fn removed_names(
+        &self,
+        deadline: Deadline,
+        current: &[Membership],
+        to_remove: &[(&str, Option<String>)],
+    ) -> Result<Vec<String>, Error> {
+        let user_of: HashMap<&str, &str> =
+            current.iter().map(|m| (m.membership_id.as_str(), m.user_id.as_str())).collect();
+        let user_of = &user_of;
+        let mut names: Vec<String> = stream::iter(to_remove)
+            .map(|(membership, name)| async move {
+                if let Some(name) = name {
+                    return Ok(name.clone());
+                }
+                let user_id = user_of.get(membership).copied().unwrap_or_default();
+                let described = self.store.describe_user(deadline, user_id).await?;
+                Ok::<_, Error>(described.and_then(|u| u.user_name).unwrap_or_else(|| user_id.to_owned()))
+            })
+            .buffered(self.config.write_concurrency)
+            .try_collect()
+            .await?;
+        names.sort();
+        Ok(names)
+    }
+
+    /// Adds and removes use different APIs with separate quotas, so they share one
+    /// bounded stream instead of running one after the other.
+    async fn apply(
+        &self,
+        deadline: Deadline,
+        group_id: &str,
+        to_add: &[(String, String)],
+        to_remove: &[(&str, Option<String>)],
+    ) -> Result<(), Error> {
+        let writes = to_add
+            .iter()
+            .map(|(_, user_id)| Write::Add(user_id))
+            .chain(to_remove.iter().map(|(membership, _)| Write::Remove(membership)));
+        stream::iter(writes)
+            .map(|write| async move {
+                match write {
+                    Write::Add(user_id) => self.store.create_membership(deadline, group_id, user_id).await.map(drop),
+                    Write::Remove(membership) => self.store.delete_membership(deadline, membership).await,
+                }
+            })
+            .buffer_unordered(self.config.write_concurrency)
+            .try_collect::<()>()
+            .await
+    }
+
+    async fn resolve(&self, deadline: Deadline, strategy: Resolution, names: &[String]) -> Result<Directory, Error> {
+        match strategy {
+            Resolution::Lookup => {
+                let ids: Vec<Option<String>> = stream::iter(names)
+                    .map(|name| self.store.user_id(deadline, name))
+                    .buffered(self.config.write_concurrency)
+                    .try_collect()
+                    .await?;
+                let by_name = names.iter().cloned().zip(ids).filter_map(|(n, id)| Some((n, id?))).collect();
+                Ok(Directory { by_name, by_id: None })
+            }
+            Resolution::ListUsers => {
+                let users = self.store.list_users(deadline).await?;
+                self.remember_store_users(users.len());
+                let by_id = users.iter().cloned().collect();
+                let by_name = users.into_iter().map(|(id, name)| (name, id)).collect();
+                Ok(Directory { by_name, by_id: Some(by_id) })
+            }
+        }
+    }
+}
+
+/// What a roster sync must change: memberships to create as `(userName, user id)`,
+/// memberships to delete as `(membership id, userName if known)`, and listed names no
+/// user has.
+struct Diff<'a> {
+    to_add: Vec<(String, String)>,
+    to_remove: Vec<(&'a str, Option<String>)>,
+    unresolved: Vec<String>,
+}
+
+fn diff<'a>(mode: SyncMode, names: &[String], directory: &Directory, current: &'a [Membership]) -> Diff<'a> {
+    let current_ids: HashMap<&str, &str> =
+        current.iter().map(|m| (m.user_id.as_str(), m.membership_id.as_str())).collect();
+    let mut out = Diff { to_add: Vec::new(), to_remove: Vec::new(), unresolved: Vec::new() };
+    let mut listed_ids = HashSet::new();
+    for name in names {
+        let Some(user_id) = directory.id_of(name) else {
+            out.unresolved.push(name.clone());
+            continue;
+        };
+        listed_ids.insert(user_id);
+        match (mode, current_ids.get(user_id)) {
+            (SyncMode::Replace | SyncMode::Add, None) => out.to_add.push((name.clone(), user_id.to_owned())),
+            (SyncMode::Remove, Some(membership)) => out.to_remove.push((membership, Some(name.clone()))),
+            _ => {}
+        }
+    }
+    // Only a replace removes members it was not told about; an unresolved name never
+    // causes a removal because it never matches a current member.
+    if mode == SyncMode::Replace {
+        for m in current {
+            if !listed_ids.contains(m.user_id.as_str()) {
+                out.to_remove.push((&m.membership_id, directory.name_of(&m.user_id).map(str::to_owned)));
+            }
+        }
+    }
+    out
+}
+
+enum Write<'a> {
+    Add(&'a str),
+    Remove(&'a str),
+}
+
+/// userName ↔ user id, as far as the chosen resolution learned it.
+struct Directory {
+    by_name: HashMap<String, String>,
+    by_id: Option<HashMap<String, String>>,
+}
+
+impl Directory {
+    fn id_of(&self, name: &str) -> Option<&str> {
+        self.by_name.get(name).map(String::as_str)
+    }
+
+    fn name_of(&self, id: &str) -> Option<&str> {
+        self.by_id.as_ref()?.get(id).map(String::as_str)
+    }
+}
+
+fn vanished() -> Error {
+    Error::ConcurrentModification { operation: "DescribeGroup", detail: "the group was deleted during the request".into() }
+}
