@@ -37,12 +37,6 @@ pub fn sdk_client(shared: &aws_config::SdkConfig) -> aws_sdk_identitystore::Clie
     aws_sdk_identitystore::Client::from_conf(config)
 }
 
-/// Loads the SDK configuration and builds the client; once per cold start.
-pub async fn load_sdk_client() -> aws_sdk_identitystore::Client {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    sdk_client(&shared)
-}
-
 /// The domain service one function instance uses for all its invocations.
 #[derive(Debug)]
 pub struct Service {
@@ -54,6 +48,27 @@ pub struct Service {
 }
 
 impl Service {
+    /// The service for a cold start: configuration from the environment and the SDK
+    /// client from its standard settings. A bad configuration is returned, not
+    /// panicked on, so that every invocation can report it as `Configuration`.
+    pub async fn from_env() -> Result<Self, Error> {
+        let started = match Config::from_env() {
+            Ok(config) => {
+                let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                if shared.region().is_none() {
+                    Err(Error::Configuration("no AWS region is configured (set AWS_REGION)".into()))
+                } else {
+                    Ok(Self::new(sdk_client(&shared), config))
+                }
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = &started {
+            tracing::error!(%error, "invalid configuration; every invocation will fail with Configuration");
+        }
+        started
+    }
+
     pub fn new(client: aws_sdk_identitystore::Client, config: Config) -> Self {
         let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry);
         Self { config, store, seen_store_users: AtomicUsize::new(0) }
@@ -79,3 +94,6 @@ impl Service {
         self.seen_store_users.store(count, Ordering::Relaxed);
     }
 }
+
+#[cfg(feature = "test-util")]
+pub mod testing;

@@ -1,0 +1,5 @@
+//! `offboard-user`: leaver: removes every group membership, then deletes or keeps the user.
+
+pub mod handler;
+
+pub use handler::handle;

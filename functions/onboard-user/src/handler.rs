@@ -1,0 +1,11 @@
+use lambda_runtime::LambdaEvent;
+use serde_json::Value;
+use turnstile::{Error, OnboardRequest, OnboardResult, Service};
+
+/// Decodes either event form, then runs the job within the invocation's deadline.
+pub async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<OnboardResult, Error> {
+    let deadline = service.deadline(&event.context);
+    let request: OnboardRequest = turnstile::decode(event.payload)?;
+    // Boxed: the job's future is deep, and the runtime nests it further.
+    Box::pin(service.onboard(deadline, request)).await
+}

@@ -1,0 +1,356 @@
+//! Helpers for tests against a mocked `aws_sdk_identitystore::Client`
+//! (aws-smithy-mocks), shared by this crate's tests and the functions'.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_identitystore::Client;
+use aws_sdk_identitystore::types::ConflictExceptionReason;
+use aws_sdk_identitystore::types::error::{
+    AccessDeniedException, ConflictException, InternalServerException, ResourceNotFoundException,
+    ThrottlingException, ValidationException,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock_client};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+
+use crate::{Config, Service};
+
+/// The identity store id every test uses.
+pub const STORE_ID: &str = "d-1234567890";
+
+/// A client answering from `rules` (first matching, non-exhausted rule wins) with the
+/// SDK's own retries off, as in production.
+pub fn client(rules: &[&Rule]) -> Client {
+    mock_client!(aws_sdk_identitystore, RuleMode::MatchAny, rules, |c| c
+        .retry_config(aws_config::retry::RetryConfig::disabled()))
+}
+
+/// Default configuration, quick backoff.
+pub fn config() -> Config {
+    let mut config = Config::new(STORE_ID);
+    config.retry.base_delay = Duration::from_millis(1);
+    config.retry.max_delay = Duration::from_millis(5);
+    config
+}
+
+/// A service over a mocked client.
+pub fn service(rules: &[&Rule]) -> Service {
+    Service::new(client(rules), config())
+}
+
+/// A service over a mocked client with an adjusted configuration.
+pub fn service_with(rules: &[&Rule], adjust: impl FnOnce(&mut Config)) -> Service {
+    let mut config = config();
+    adjust(&mut config);
+    Service::new(client(rules), config)
+}
+
+/// A Lambda context whose deadline is `budget` from now.
+pub fn context(budget: Duration) -> Context {
+    let deadline = SystemTime::now() + budget;
+    let mut context = Context::default();
+    context.deadline = u64::try_from(deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())
+        .unwrap_or(u64::MAX);
+    context.request_id = "test-request".into();
+    context
+}
+
+/// An invocation with a minute to run.
+pub fn event(payload: Value) -> LambdaEvent<Value> {
+    LambdaEvent::new(payload, context(Duration::from_secs(60)))
+}
+
+/// The workspace's `tests/fixtures` folder.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+/// A JSON fixture from `tests/fixtures`, by relative path.
+pub fn fixture(path: &str) -> Value {
+    let full = fixtures_dir().join(path);
+    let text = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", full.display()))
+}
+
+/// Error metadata as the SDK's deserializer would record it from a real response.
+fn meta(code: &str, message: &str) -> aws_sdk_identitystore::error::ErrorMetadata {
+    aws_sdk_identitystore::error::ErrorMetadata::builder().code(code).message(message).build()
+}
+
+/// ThrottlingException, with `RetryAfterSeconds` when `retry_after > 0`.
+pub fn throttling(retry_after: i32) -> ThrottlingException {
+    ThrottlingException::builder()
+        .message("Rate exceeded")
+        .meta(meta("ThrottlingException", "Rate exceeded"))
+        .retry_after_seconds(retry_after)
+        .build()
+}
+
+/// InternalServerException.
+pub fn internal() -> InternalServerException {
+    InternalServerException::builder().message("internal failure").meta(meta("InternalServerException", "internal failure")).build()
+}
+
+/// ConflictException with `reason`.
+pub fn conflict(reason: ConflictExceptionReason) -> ConflictException {
+    ConflictException::builder().message("conflict").meta(meta("ConflictException", "conflict")).reason(reason).build()
+}
+
+/// ResourceNotFoundException.
+pub fn not_found() -> ResourceNotFoundException {
+    ResourceNotFoundException::builder()
+        .message("resource not found")
+        .meta(meta("ResourceNotFoundException", "resource not found"))
+        .build()
+}
+
+/// AccessDeniedException.
+pub fn access_denied() -> AccessDeniedException {
+    AccessDeniedException::builder().message("not authorized").meta(meta("AccessDeniedException", "not authorized")).build()
+}
+
+/// ValidationException.
+pub fn validation(message: &str) -> ValidationException {
+    ValidationException::builder().message(message).meta(meta("ValidationException", message)).build()
+}
+
+/// Modelled outputs with every field the SDK requires, for mock rules.
+pub mod out {
+    use aws_sdk_identitystore::operation::create_group::CreateGroupOutput;
+    use aws_sdk_identitystore::operation::create_group_membership::CreateGroupMembershipOutput;
+    use aws_sdk_identitystore::operation::create_user::CreateUserOutput;
+    use aws_sdk_identitystore::operation::delete_group_membership::DeleteGroupMembershipOutput;
+    use aws_sdk_identitystore::operation::delete_user::DeleteUserOutput;
+    use aws_sdk_identitystore::operation::describe_group::DescribeGroupOutput;
+    use aws_sdk_identitystore::operation::describe_user::builders::DescribeUserOutputBuilder;
+    use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
+    use aws_sdk_identitystore::operation::get_group_id::GetGroupIdOutput;
+    use aws_sdk_identitystore::operation::get_group_membership_id::GetGroupMembershipIdOutput;
+    use aws_sdk_identitystore::operation::get_user_id::GetUserIdOutput;
+    use aws_sdk_identitystore::operation::is_member_in_groups::IsMemberInGroupsOutput;
+    use aws_sdk_identitystore::operation::list_group_memberships::ListGroupMembershipsOutput;
+    use aws_sdk_identitystore::operation::list_group_memberships_for_member::ListGroupMembershipsForMemberOutput;
+    use aws_sdk_identitystore::operation::list_users::ListUsersOutput;
+    use aws_sdk_identitystore::operation::update_group::UpdateGroupOutput;
+    use aws_sdk_identitystore::operation::update_user::UpdateUserOutput;
+    use aws_sdk_identitystore::types::{GroupMembership, GroupMembershipExistenceResult, MemberId, User};
+
+    use super::STORE_ID;
+
+    fn arn(kind: &str, id: &str) -> String {
+        format!("arn:aws:identitystore:::{kind}/{id}")
+    }
+
+    pub fn created_user(user_id: &str) -> CreateUserOutput {
+        CreateUserOutput::builder()
+            .identity_store_id(STORE_ID)
+            .user_id(user_id)
+            .user_arn(arn("user", user_id))
+            .revision("1")
+            .build()
+            .expect("complete")
+    }
+
+    pub fn user_id(user_id: &str) -> GetUserIdOutput {
+        GetUserIdOutput::builder()
+            .identity_store_id(STORE_ID)
+            .user_id(user_id)
+            .user_arn(arn("user", user_id))
+            .build()
+            .expect("complete")
+    }
+
+    /// A DescribeUser answer to fill with attributes; `build` it with `.build().unwrap()`.
+    pub fn described_user(user_id: &str, user_name: &str) -> DescribeUserOutputBuilder {
+        DescribeUserOutput::builder()
+            .identity_store_id(STORE_ID)
+            .user_id(user_id)
+            .user_name(user_name)
+            .user_arn(arn("user", user_id))
+            .revision("1")
+    }
+
+    pub fn updated_user(user_id: &str) -> UpdateUserOutput {
+        UpdateUserOutput::builder()
+            .identity_store_id(STORE_ID)
+            .user_id(user_id)
+            .user_arn(arn("user", user_id))
+            .revision("2")
+            .build()
+            .expect("complete")
+    }
+
+    pub fn deleted_user() -> DeleteUserOutput {
+        DeleteUserOutput::builder().build()
+    }
+
+    pub fn group_id(group_id: &str) -> GetGroupIdOutput {
+        GetGroupIdOutput::builder()
+            .identity_store_id(STORE_ID)
+            .group_id(group_id)
+            .group_arn(arn("group", group_id))
+            .build()
+            .expect("complete")
+    }
+
+    pub fn created_group(group_id: &str) -> CreateGroupOutput {
+        CreateGroupOutput::builder()
+            .identity_store_id(STORE_ID)
+            .group_id(group_id)
+            .group_arn(arn("group", group_id))
+            .revision("1")
+            .build()
+            .expect("complete")
+    }
+
+    pub fn described_group(group_id: &str, display_name: &str, description: Option<&str>) -> DescribeGroupOutput {
+        DescribeGroupOutput::builder()
+            .identity_store_id(STORE_ID)
+            .group_id(group_id)
+            .group_arn(arn("group", group_id))
+            .revision("1")
+            .display_name(display_name)
+            .set_description(description.map(str::to_owned))
+            .build()
+            .expect("complete")
+    }
+
+    pub fn updated_group(group_id: &str) -> UpdateGroupOutput {
+        UpdateGroupOutput::builder()
+            .identity_store_id(STORE_ID)
+            .group_id(group_id)
+            .group_arn(arn("group", group_id))
+            .revision("2")
+            .build()
+            .expect("complete")
+    }
+
+    pub fn created_membership(membership_id: &str) -> CreateGroupMembershipOutput {
+        CreateGroupMembershipOutput::builder()
+            .identity_store_id(STORE_ID)
+            .membership_id(membership_id)
+            .membership_arn(arn("membership", membership_id))
+            .build()
+            .expect("complete")
+    }
+
+    pub fn membership_id(membership_id: &str) -> GetGroupMembershipIdOutput {
+        GetGroupMembershipIdOutput::builder()
+            .identity_store_id(STORE_ID)
+            .membership_id(membership_id)
+            .membership_arn(arn("membership", membership_id))
+            .build()
+            .expect("complete")
+    }
+
+    pub fn deleted_membership() -> DeleteGroupMembershipOutput {
+        DeleteGroupMembershipOutput::builder().build()
+    }
+
+    /// IsMemberInGroups: `(group id, is a member)` pairs.
+    pub fn member_in(pairs: &[(&str, bool)]) -> IsMemberInGroupsOutput {
+        IsMemberInGroupsOutput::builder()
+            .set_results(Some(
+                pairs
+                    .iter()
+                    .map(|(group, exists)| {
+                        GroupMembershipExistenceResult::builder()
+                            .group_id(*group)
+                            .member_id(MemberId::UserId("ignored".into()))
+                            .membership_exists(*exists)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+            .expect("complete")
+    }
+
+    /// A listed membership.
+    pub fn membership(membership_id: &str, group_id: &str, user_id: &str) -> GroupMembership {
+        GroupMembership::builder()
+            .identity_store_id(STORE_ID)
+            .membership_id(membership_id)
+            .membership_arn(arn("membership", membership_id))
+            .group_id(group_id)
+            .member_id(MemberId::UserId(user_id.to_owned()))
+            .build()
+            .expect("complete")
+    }
+
+    pub fn memberships_for_member(items: Vec<GroupMembership>, next: Option<&str>) -> ListGroupMembershipsForMemberOutput {
+        ListGroupMembershipsForMemberOutput::builder()
+            .set_group_memberships(Some(items))
+            .set_next_token(next.map(str::to_owned))
+            .build()
+            .expect("complete")
+    }
+
+    pub fn memberships_of_group(items: Vec<GroupMembership>, next: Option<&str>) -> ListGroupMembershipsOutput {
+        ListGroupMembershipsOutput::builder()
+            .set_group_memberships(Some(items))
+            .set_next_token(next.map(str::to_owned))
+            .build()
+            .expect("complete")
+    }
+
+    /// A ListUsers page of `(user id, userName)`.
+    pub fn users(items: &[(&str, &str)], next: Option<&str>) -> ListUsersOutput {
+        ListUsersOutput::builder()
+            .set_users(Some(
+                items
+                    .iter()
+                    .map(|(id, name)| {
+                        User::builder()
+                            .identity_store_id(STORE_ID)
+                            .user_id(*id)
+                            .user_name(*name)
+                            .user_arn(arn("user", id))
+                            .revision("1")
+                            .build()
+                            .expect("complete")
+                    })
+                    .collect(),
+            ))
+            .set_next_token(next.map(str::to_owned))
+            .build()
+            .expect("complete")
+    }
+}
+
+/// One catch-all rule per operation the functions can call, each failing with
+/// AccessDenied: a test that hands these to a client and then finds every
+/// `num_calls()` at zero has proved that no call was made.
+pub fn every_operation() -> Vec<Rule> {
+    use aws_sdk_identitystore::operation as op;
+    use aws_smithy_mocks::mock;
+    macro_rules! deny {
+        ($($method:ident => $module:ident :: $error:ident),+ $(,)?) => {
+            vec![$(mock!(Client::$method).then_error(|| op::$module::$error::AccessDeniedException(access_denied()))),+]
+        };
+    }
+    deny!(
+        create_user => create_user::CreateUserError,
+        describe_user => describe_user::DescribeUserError,
+        update_user => update_user::UpdateUserError,
+        delete_user => delete_user::DeleteUserError,
+        get_user_id => get_user_id::GetUserIdError,
+        list_users => list_users::ListUsersError,
+        create_group => create_group::CreateGroupError,
+        describe_group => describe_group::DescribeGroupError,
+        update_group => update_group::UpdateGroupError,
+        get_group_id => get_group_id::GetGroupIdError,
+        create_group_membership => create_group_membership::CreateGroupMembershipError,
+        delete_group_membership => delete_group_membership::DeleteGroupMembershipError,
+        get_group_membership_id => get_group_membership_id::GetGroupMembershipIdError,
+        list_group_memberships => list_group_memberships::ListGroupMembershipsError,
+        list_group_memberships_for_member => list_group_memberships_for_member::ListGroupMembershipsForMemberError,
+        is_member_in_groups => is_member_in_groups::IsMemberInGroupsError,
+    )
+}
+
+/// Calls made through a set of rules.
+pub fn total_calls(rules: &[Rule]) -> usize {
+    rules.iter().map(Rule::num_calls).sum()
+}
