@@ -96,7 +96,9 @@ fn number<T>(
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
-    let Some(raw) = lookup(key).filter(|v| !v.trim().is_empty()) else { return Ok(default) };
+    let Some(raw) = lookup(key).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
     match raw.trim().parse::<T>() {
         Ok(value) if range.contains(&value) => Ok(value),
         _ => Err(Error::Configuration(format!(
@@ -146,7 +148,13 @@ mod tests {
 
     #[test]
     fn a_missing_or_malformed_store_id_is_a_configuration_error() {
-        for id in ["", "d-123", "d-ABCDEF0123", "store", "arn:aws:identitystore::1:identitystore/d-1234567890"] {
+        for id in [
+            "",
+            "d-123",
+            "d-ABCDEF0123",
+            "store",
+            "arn:aws:identitystore::1:identitystore/d-1234567890",
+        ] {
             let err = Config::from_lookup(env(&[("IDENTITY_STORE_ID", id)])).unwrap_err();
             assert_eq!(err.error_type(), "Configuration", "{id}");
         }

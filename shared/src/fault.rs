@@ -18,9 +18,15 @@ use crate::redact::redact;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// ThrottlingException; `retry_after` is the service's hint when it gave one.
-    Throttling { retry_after: Option<Duration>, message: String },
+    Throttling {
+        retry_after: Option<Duration>,
+        message: String,
+    },
     /// InternalServerException or any 5xx.
-    Internal { retry_after: Option<Duration>, message: String },
+    Internal {
+        retry_after: Option<Duration>,
+        message: String,
+    },
     /// ConflictException with reason CONCURRENT_MODIFICATION.
     ConcurrentModification { message: String },
     /// ConflictException with reason UNIQUENESS_CONSTRAINT_VIOLATION (or no reason,
@@ -41,7 +47,10 @@ impl Fault {
     pub const fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Throttling { .. } | Self::Internal { .. } | Self::ConcurrentModification { .. } | Self::Transport { .. }
+            Self::Throttling { .. }
+                | Self::Internal { .. }
+                | Self::ConcurrentModification { .. }
+                | Self::Transport { .. }
         )
     }
 
@@ -56,19 +65,32 @@ impl Fault {
     /// The contract error for a fault that nothing inside the function can absorb.
     pub fn into_error(self, operation: &'static str) -> Error {
         match self {
-            Self::Throttling { message, .. } => Error::Throttled { operation, detail: message },
-            Self::Internal { message, .. } | Self::Transport { message } => {
-                Error::ServiceUnavailable { operation, detail: message }
-            }
-            Self::ConcurrentModification { message } => Error::ConcurrentModification { operation, detail: message },
+            Self::Throttling { message, .. } => Error::Throttled {
+                operation,
+                detail: message,
+            },
+            Self::Internal { message, .. } | Self::Transport { message } => Error::ServiceUnavailable {
+                operation,
+                detail: message,
+            },
+            Self::ConcurrentModification { message } => Error::ConcurrentModification {
+                operation,
+                detail: message,
+            },
             // A resource that disappeared between our lookup and our write was changed by
             // someone else meanwhile; a retry of the whole request converges.
             Self::NotFound { message } => Error::ConcurrentModification {
                 operation,
                 detail: format!("a resource disappeared during the request: {message}"),
             },
-            Self::Uniqueness { message } | Self::Rejected { message } => Error::Rejected { operation, reason: message },
-            Self::AccessDenied { message } => Error::AccessDenied { operation, reason: message },
+            Self::Uniqueness { message } | Self::Rejected { message } => Error::Rejected {
+                operation,
+                reason: message,
+            },
+            Self::AccessDenied { message } => Error::AccessDenied {
+                operation,
+                reason: message,
+            },
         }
     }
 }
@@ -90,7 +112,6 @@ pub trait Classify {
     fn classify(&self) -> Fault;
 }
 
-
 /// Classifies a whole `SdkError`: transport failures first, then the modelled error.
 pub fn classify_sdk<E>(err: SdkError<E, HttpResponse>) -> Fault
 where
@@ -102,17 +123,28 @@ where
             let fault = ctx.err().classify();
             match fault {
                 // An unmodelled error with a 5xx status is the service being unwell.
-                Fault::Rejected { message } if status >= 500 => Fault::Internal { retry_after: None, message },
+                Fault::Rejected { message } if status >= 500 => Fault::Internal {
+                    retry_after: None,
+                    message,
+                },
                 other => other,
             }
         }
-        SdkError::TimeoutError(_) => Fault::Transport { message: "the request timed out".to_owned() },
+        SdkError::TimeoutError(_) => Fault::Transport {
+            message: "the request timed out".to_owned(),
+        },
         SdkError::DispatchFailure(e) => Fault::Transport {
             message: format!("the request could not be sent ({})", dispatch_kind(&e)),
         },
-        SdkError::ResponseError(_) => Fault::Transport { message: "the response could not be read".to_owned() },
-        SdkError::ConstructionFailure(_) => Fault::Rejected { message: "the request could not be built".to_owned() },
-        other => Fault::Transport { message: format!("unexpected SDK failure: {}", redact(&other.to_string())) },
+        SdkError::ResponseError(_) => Fault::Transport {
+            message: "the response could not be read".to_owned(),
+        },
+        SdkError::ConstructionFailure(_) => Fault::Rejected {
+            message: "the request could not be built".to_owned(),
+        },
+        other => Fault::Transport {
+            message: format!("unexpected SDK failure: {}", redact(&other.to_string())),
+        },
     }
 }
 

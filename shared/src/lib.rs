@@ -33,7 +33,9 @@ pub use sync::{SyncResult, SyncStatus};
 /// credentials chain, `AWS_ENDPOINT_URL_IDENTITYSTORE`), with the SDK's own retries
 /// off: [`retry`] does them, honouring `RetryAfterSeconds` and the deadline.
 pub fn sdk_client(shared: &aws_config::SdkConfig) -> aws_sdk_identitystore::Client {
-    let config = aws_sdk_identitystore::config::Builder::from(shared).retry_config(RetryConfig::disabled()).build();
+    let config = aws_sdk_identitystore::config::Builder::from(shared)
+        .retry_config(RetryConfig::disabled())
+        .build();
     aws_sdk_identitystore::Client::from_conf(config)
 }
 
@@ -56,7 +58,9 @@ impl Service {
             Ok(config) => {
                 let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
                 if shared.region().is_none() {
-                    Err(Error::Configuration("no AWS region is configured (set AWS_REGION)".into()))
+                    Err(Error::Configuration(
+                        "no AWS region is configured (set AWS_REGION)".into(),
+                    ))
                 } else {
                     Ok(Self::new(sdk_client(&shared), config))
                 }
@@ -71,7 +75,11 @@ impl Service {
 
     pub fn new(client: aws_sdk_identitystore::Client, config: Config) -> Self {
         let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry);
-        Self { config, store, seen_store_users: AtomicUsize::new(0) }
+        Self {
+            config,
+            store,
+            seen_store_users: AtomicUsize::new(0),
+        }
     }
 
     pub const fn config(&self) -> &Config {

@@ -51,7 +51,10 @@ impl Service {
         loop {
             let listed = self.store.memberships_of_user(deadline, &user_id).await?;
             // A listing may lag behind deletes just made; those are done already.
-            let fresh: Vec<_> = listed.into_iter().filter(|m| !removed.contains(&m.membership_id)).collect();
+            let fresh: Vec<_> = listed
+                .into_iter()
+                .filter(|m| !removed.contains(&m.membership_id))
+                .collect();
             if fresh.is_empty() {
                 break;
             }
@@ -79,7 +82,12 @@ impl Service {
             }
             OffboardMode::Revoke => OffboardStatus::Revoked,
         };
-        tracing::info!(user_id, ?status, removed_memberships = group_ids.len(), "user offboarded");
+        tracing::info!(
+            user_id,
+            ?status,
+            removed_memberships = group_ids.len(),
+            "user offboarded"
+        );
         Ok(OffboardResult {
             user_name,
             user_id: Some(user_id),

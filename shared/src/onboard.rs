@@ -56,19 +56,33 @@ impl Service {
             None
         } else {
             let ids = self.group_ids(deadline, &groups).await?;
-            let missing: Vec<&str> =
-                groups.iter().zip(&ids).filter(|(_, id)| id.is_none()).map(|(name, _)| name.as_str()).collect();
+            let missing: Vec<&str> = groups
+                .iter()
+                .zip(&ids)
+                .filter(|(_, id)| id.is_none())
+                .map(|(name, _)| name.as_str())
+                .collect();
             if !missing.is_empty() {
-                return Err(Error::GroupNotFound { missing: missing.len(), names: missing.join(", ") });
+                return Err(Error::GroupNotFound {
+                    missing: missing.len(),
+                    names: missing.join(", "),
+                });
             }
             Some(ids.into_iter().flatten().collect::<Vec<_>>())
         };
 
-        let ensured = self.store.create_user(deadline, &user.user_name, &create_request(self, &user)).await?;
+        let ensured = self
+            .store
+            .create_user(deadline, &user.user_name, &create_request(self, &user))
+            .await?;
         let (status, updated_attributes) = match &ensured {
             Ensured::Created(_) => (OnboardStatus::Created, Vec::new()),
             Ensured::Existing(id) => {
-                let stored = self.store.describe_user(deadline, id).await?.ok_or_else(|| vanished("DescribeUser"))?;
+                let stored = self
+                    .store
+                    .describe_user(deadline, id)
+                    .await?
+                    .ok_or_else(|| vanished("DescribeUser"))?;
                 let (operations, changed) = convergence(&user, &stored);
                 if operations.is_empty() {
                     (OnboardStatus::Unchanged, changed)
@@ -81,8 +95,16 @@ impl Service {
         let user_id = ensured.id().to_owned();
         tracing::info!(user_id, ?status, changed = updated_attributes.len(), "user converged");
 
-        let groups = self.ensure_memberships(deadline, &user_id, &ensured, groups, known_groups).await?;
-        Ok(OnboardResult { user_id, user_name: user.user_name, status, updated_attributes, groups })
+        let groups = self
+            .ensure_memberships(deadline, &user_id, &ensured, groups, known_groups)
+            .await?;
+        Ok(OnboardResult {
+            user_id,
+            user_name: user.user_name,
+            status,
+            updated_attributes,
+            groups,
+        })
     }
 
     async fn group_ids(&self, deadline: Deadline, names: &[String]) -> Result<Vec<Option<String>>, Error> {
@@ -135,10 +157,17 @@ impl Service {
         let already: HashSet<String> = if existing.is_empty() {
             HashSet::new()
         } else {
-            self.store.member_of(deadline, user_id, &existing).await?.into_iter().collect()
+            self.store
+                .member_of(deadline, user_id, &existing)
+                .await?
+                .into_iter()
+                .collect()
         };
-        let to_add: Vec<(&String, &Ensured)> =
-            names.iter().zip(&groups).filter(|(_, g)| !already.contains(g.id())).collect();
+        let to_add: Vec<(&String, &Ensured)> = names
+            .iter()
+            .zip(&groups)
+            .filter(|(_, g)| !already.contains(g.id()))
+            .collect();
         let added: Vec<Ensured> = stream::iter(&to_add)
             .map(|(_, group)| self.store.create_membership(deadline, group.id(), user_id))
             .buffered(self.config.write_concurrency)
@@ -172,7 +201,10 @@ impl Service {
 }
 
 fn vanished(operation: &'static str) -> Error {
-    Error::ConcurrentModification { operation, detail: "the user was deleted during the request".into() }
+    Error::ConcurrentModification {
+        operation,
+        detail: "the user was deleted during the request".into(),
+    }
 }
 
 /// Drops repeated names, keeping the first occurrence's position.
@@ -214,11 +246,19 @@ fn create_request(
 }
 
 fn email(c: &ContactSpec) -> Email {
-    Email::builder().value(&c.value).set_type(c.kind.clone()).set_primary(c.primary).build()
+    Email::builder()
+        .value(&c.value)
+        .set_type(c.kind.clone())
+        .set_primary(c.primary)
+        .build()
 }
 
 fn phone(c: &ContactSpec) -> PhoneNumber {
-    PhoneNumber::builder().value(&c.value).set_type(c.kind.clone()).set_primary(c.primary).build()
+    PhoneNumber::builder()
+        .value(&c.value)
+        .set_type(c.kind.clone())
+        .set_primary(c.primary)
+        .build()
 }
 
 fn address(a: &AddressSpec) -> Address {
@@ -235,7 +275,11 @@ fn address(a: &AddressSpec) -> Address {
 }
 
 fn set(path: &str, value: Document) -> AttributeOperation {
-    AttributeOperation::builder().attribute_path(path).attribute_value(value).build().expect("the path is set")
+    AttributeOperation::builder()
+        .attribute_path(path)
+        .attribute_value(value)
+        .build()
+        .expect("the path is set")
 }
 
 fn text(value: &str) -> Document {
@@ -243,7 +287,12 @@ fn text(value: &str) -> Document {
 }
 
 fn object(fields: Vec<(&str, Option<Document>)>) -> Document {
-    Document::Object(fields.into_iter().filter_map(|(k, v)| Some((k.to_owned(), v?))).collect())
+    Document::Object(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_owned(), v?)))
+            .collect(),
+    )
 }
 
 /// Whether a field the request gives differs from the stored one. Absent request
@@ -265,12 +314,36 @@ pub fn convergence(user: &UserSpec, stored: &DescribeUserOutput) -> (Vec<Attribu
     let n = &user.name;
     let current = stored.name();
     let name_parts = [
-        ("name.givenName", Some(n.given_name.as_str()), current.and_then(Name::given_name)),
-        ("name.familyName", Some(n.family_name.as_str()), current.and_then(Name::family_name)),
-        ("name.middleName", n.middle_name.as_deref(), current.and_then(Name::middle_name)),
-        ("name.formatted", n.formatted.as_deref(), current.and_then(Name::formatted)),
-        ("name.honorificPrefix", n.honorific_prefix.as_deref(), current.and_then(Name::honorific_prefix)),
-        ("name.honorificSuffix", n.honorific_suffix.as_deref(), current.and_then(Name::honorific_suffix)),
+        (
+            "name.givenName",
+            Some(n.given_name.as_str()),
+            current.and_then(Name::given_name),
+        ),
+        (
+            "name.familyName",
+            Some(n.family_name.as_str()),
+            current.and_then(Name::family_name),
+        ),
+        (
+            "name.middleName",
+            n.middle_name.as_deref(),
+            current.and_then(Name::middle_name),
+        ),
+        (
+            "name.formatted",
+            n.formatted.as_deref(),
+            current.and_then(Name::formatted),
+        ),
+        (
+            "name.honorificPrefix",
+            n.honorific_prefix.as_deref(),
+            current.and_then(Name::honorific_prefix),
+        ),
+        (
+            "name.honorificSuffix",
+            n.honorific_suffix.as_deref(),
+            current.and_then(Name::honorific_suffix),
+        ),
     ];
     let before = plan.operations.len();
     for (path, wanted, have) in name_parts {
@@ -296,12 +369,24 @@ pub fn convergence(user: &UserSpec, stored: &DescribeUserOutput) -> (Vec<Attribu
     if let Some([wanted]) = user.addresses.as_deref() {
         let have = stored.addresses().first();
         let fields = [
-            ("StreetAddress", wanted.street_address.as_deref(), have.and_then(Address::street_address)),
+            (
+                "StreetAddress",
+                wanted.street_address.as_deref(),
+                have.and_then(Address::street_address),
+            ),
             ("Locality", wanted.locality.as_deref(), have.and_then(Address::locality)),
             ("Region", wanted.region.as_deref(), have.and_then(Address::region)),
-            ("PostalCode", wanted.postal_code.as_deref(), have.and_then(Address::postal_code)),
+            (
+                "PostalCode",
+                wanted.postal_code.as_deref(),
+                have.and_then(Address::postal_code),
+            ),
             ("Country", wanted.country.as_deref(), have.and_then(Address::country)),
-            ("Formatted", wanted.formatted.as_deref(), have.and_then(Address::formatted)),
+            (
+                "Formatted",
+                wanted.formatted.as_deref(),
+                have.and_then(Address::formatted),
+            ),
             ("Type", wanted.kind.as_deref(), have.and_then(Address::r#type)),
         ];
         plan.multi_value("addresses", &fields, wanted.primary, have.map(Address::primary));
@@ -317,7 +402,11 @@ pub fn convergence(user: &UserSpec, stored: &DescribeUserOutput) -> (Vec<Attribu
 
     plan.scalar("userType", user.user_type.as_deref(), stored.user_type());
     plan.scalar("title", user.title.as_deref(), stored.title());
-    plan.scalar("preferredLanguage", user.preferred_language.as_deref(), stored.preferred_language());
+    plan.scalar(
+        "preferredLanguage",
+        user.preferred_language.as_deref(),
+        stored.preferred_language(),
+    );
     plan.scalar("locale", user.locale.as_deref(), stored.locale());
     plan.scalar("timezone", user.timezone.as_deref(), stored.timezone());
     (plan.operations, plan.changed)
@@ -351,8 +440,10 @@ impl Plan {
         if !changed {
             return;
         }
-        let mut item: Vec<(&str, Option<Document>)> =
-            fields.iter().map(|(key, wanted, have)| (*key, wanted.or(*have).map(text))).collect();
+        let mut item: Vec<(&str, Option<Document>)> = fields
+            .iter()
+            .map(|(key, wanted, have)| (*key, wanted.or(*have).map(text)))
+            .collect();
         item.push(("Primary", primary.or(stored_primary).map(Document::Bool)));
         self.operations.push(set(path, Document::Array(vec![object(item)])));
         self.changed.push(path);

@@ -10,11 +10,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#""(?:[^"\\]|\\.)*"|'[^']*'|`[^`]*`"#).expect("static regex is valid")
-});
-static EMAIL_LIKE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\S+@\S+").expect("static regex is valid"));
+static QUOTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*"|'[^']*'|`[^`]*`"#).expect("static regex is valid"));
+static EMAIL_LIKE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\S+@\S+").expect("static regex is valid"));
 static DIGIT_RUN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\+?\d[\d \-().]{5,}\d").expect("static regex is valid"));
 
@@ -41,6 +39,9 @@ mod tests {
 
     #[test]
     fn text_without_values_is_kept() {
-        assert_eq!(redact("missing field at line 1 column 2"), "missing field at line 1 column 2");
+        assert_eq!(
+            redact("missing field at line 1 column 2"),
+            "missing field at line 1 column 2"
+        );
     }
 }

@@ -39,7 +39,7 @@ pub fn decode<T: DeserializeOwned + Validate>(event: Value) -> Result<T, Error> 
     let detail = detail_of(event)?;
     let request: T = serde_path_to_error::deserialize(detail).map_err(|err| {
         let path = err.path().to_string();
-        let message = redact(&err.into_inner().to_string());
+        let message = redact_decoding(&err.into_inner().to_string());
         if path == "." {
             Error::InvalidEvent(message)
         } else {
@@ -49,6 +49,28 @@ pub fn decode<T: DeserializeOwned + Validate>(event: Value) -> Result<T, Error> 
     let mut problems = Problems::default();
     request.validate(&mut problems);
     problems.into_result(request)
+}
+
+/// serde's messages quote the offending value ("invalid type: string \"…\"",
+/// "unknown variant `…`") but also field names and expectations, which are worth
+/// keeping ("missing field `userName`", "expected `delete` or `revoke`"). Only the
+/// value is dropped; whatever else is left goes through the general redaction.
+fn redact_decoding(message: &str) -> String {
+    static VALUE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r#"^(invalid (?:type|value|length): [a-z ]+?) (?:"(?:[^"\\]|\\.)*"|`[^`]*`)|^(unknown variant) `[^`]*`"#,
+        )
+        .expect("static regex is valid")
+    });
+    let without_value = VALUE.replace(message, "$1$2");
+    let (head, expected) = match without_value.split_once(", expected ") {
+        Some((head, expected)) => (head.to_owned(), format!(", expected {expected}")),
+        None => (without_value.into_owned(), String::new()),
+    };
+    if let Some(field) = head.strip_prefix("missing field ") {
+        return format!("missing field {field}{expected}");
+    }
+    format!("{}{expected}", redact(&head))
 }
 
 fn detail_of(event: Value) -> Result<Value, Error> {
@@ -89,7 +111,13 @@ impl Problems {
         if self.0.is_empty() {
             return Ok(value);
         }
-        let mut message = self.0.iter().take(SHOWN_PROBLEMS).cloned().collect::<Vec<_>>().join("; ");
+        let mut message = self
+            .0
+            .iter()
+            .take(SHOWN_PROBLEMS)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ");
         if self.0.len() > SHOWN_PROBLEMS {
             message = format!("{message}; and {} more", self.0.len() - SHOWN_PROBLEMS);
         }
@@ -101,7 +129,10 @@ impl Problems {
         if !(1..=128).contains(&chars) {
             self.push(path, "must be 1 to 128 characters");
         } else if !USER_NAME.is_match(value) {
-            self.push(path, "may hold only letters, marks, symbols, numbers and punctuation (no spaces or control characters)");
+            self.push(
+                path,
+                "may hold only letters, marks, symbols, numbers and punctuation (no spaces or control characters)",
+            );
         } else if RESERVED_NAMES.contains(&value) {
             self.push(path, "is a name the Identity Store reserves");
         }
@@ -127,7 +158,10 @@ impl Problems {
     fn single_item<T>(&mut self, path: &str, items: Option<&Vec<T>>, check: impl Fn(&mut Self, &str, &T)) {
         let Some(items) = items else { return };
         if items.len() != 1 {
-            self.push(path, "must hold exactly one item (the Identity Store keeps one per user)");
+            self.push(
+                path,
+                "must hold exactly one item (the Identity Store keeps one per user)",
+            );
             return;
         }
         check(self, &format!("{path}[0]"), &items[0]);

@@ -62,7 +62,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 8, base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(10) }
+        Self {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 
@@ -74,23 +78,43 @@ impl RetryPolicy {
             // the same hint from all coming back in the same millisecond.
             return hint + jitter(self.base_delay);
         }
-        let exp = self.base_delay.saturating_mul(1u32.checked_shl(failed.saturating_sub(1)).unwrap_or(u32::MAX));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32.checked_shl(failed.saturating_sub(1)).unwrap_or(u32::MAX));
         jitter(exp.min(self.max_delay))
     }
 
     /// Decides what follows the `failed`-th failed attempt: the wait before the next
     /// one, or the final error when the fault is not transient, the attempts are used up,
     /// or the wait would cross `deadline`.
-    pub fn next_wait(&self, operation: &'static str, failed: u32, fault: Fault, deadline: Deadline) -> Result<Duration, Exhausted> {
+    pub fn next_wait(
+        &self,
+        operation: &'static str,
+        failed: u32,
+        fault: Fault,
+        deadline: Deadline,
+    ) -> Result<Duration, Exhausted> {
         if !fault.is_transient() {
-            return Err(Exhausted { fault, attempts: failed, why: GaveUp::Final });
+            return Err(Exhausted {
+                fault,
+                attempts: failed,
+                why: GaveUp::Final,
+            });
         }
         if failed >= self.max_attempts {
-            return Err(Exhausted { fault, attempts: failed, why: GaveUp::Attempts });
+            return Err(Exhausted {
+                fault,
+                attempts: failed,
+                why: GaveUp::Attempts,
+            });
         }
         let wait = self.delay(failed, &fault);
         if !deadline.allows_wait(wait) {
-            return Err(Exhausted { fault, attempts: failed, why: GaveUp::Deadline(wait) });
+            return Err(Exhausted {
+                fault,
+                attempts: failed,
+                why: GaveUp::Deadline(wait),
+            });
         }
         tracing::warn!(
             operation,
@@ -108,7 +132,12 @@ impl RetryPolicy {
     ///
     /// The final error is the last attempt's [`Fault`] together with the number of
     /// attempts made, for the message.
-    pub async fn run<T, F, Fut>(&self, operation: &'static str, deadline: Deadline, mut attempt: F) -> Result<T, Exhausted>
+    pub async fn run<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        deadline: Deadline,
+        mut attempt: F,
+    ) -> Result<T, Exhausted>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Fault>>,
@@ -117,10 +146,14 @@ impl RetryPolicy {
         loop {
             let outcome = match deadline.remaining() {
                 None => attempt().await,
-                Some(left) if left.is_zero() => Err(Fault::Transport { message: "no time left for the call".into() }),
-                Some(left) => tokio::time::timeout(left, attempt())
-                    .await
-                    .unwrap_or_else(|_| Err(Fault::Transport { message: "the call ran into the deadline".into() })),
+                Some(left) if left.is_zero() => Err(Fault::Transport {
+                    message: "no time left for the call".into(),
+                }),
+                Some(left) => tokio::time::timeout(left, attempt()).await.unwrap_or_else(|_| {
+                    Err(Fault::Transport {
+                        message: "the call ran into the deadline".into(),
+                    })
+                }),
             };
             let fault = match outcome {
                 Ok(value) => return Ok(value),

@@ -62,7 +62,11 @@ impl IdentityStore {
     /// `client` must have the SDK's own retries disabled (see [`crate::sdk_client`]):
     /// this type retries every call itself.
     pub fn new(client: Client, store_id: impl Into<String>, retry: RetryPolicy) -> Self {
-        Self { client, store_id: store_id.into(), retry }
+        Self {
+            client,
+            store_id: store_id.into(),
+            retry,
+        }
     }
 
     pub fn store_id(&self) -> &str {
@@ -79,7 +83,9 @@ impl IdentityStore {
         Fut: Future<Output = Result<T, Sdk<E>>>,
         E: Classify + ProvideErrorMetadata,
     {
-        self.retry.run(operation, deadline, || async { send().await.map_err(classify_sdk) }).await
+        self.retry
+            .run(operation, deadline, || async { send().await.map_err(classify_sdk) })
+            .await
     }
 
     /// Reads every page of a listing. Pages come from the SDK paginator; when a page
@@ -105,7 +111,11 @@ impl IdentityStore {
                     None => pages.next().await,
                     Some(left) => match tokio::time::timeout(left, pages.next()).await {
                         Ok(next) => next,
-                        Err(_) => break Fault::Transport { message: "the call ran into the deadline".into() },
+                        Err(_) => {
+                            break Fault::Transport {
+                                message: "the call ran into the deadline".into(),
+                            };
+                        }
                     },
                 };
                 match next {
@@ -120,7 +130,10 @@ impl IdentityStore {
                 }
             };
             failed += 1;
-            let wait = self.retry.next_wait(operation, failed, fault, deadline).map_err(|e| e.into_error(operation))?;
+            let wait = self
+                .retry
+                .next_wait(operation, failed, fault, deadline)
+                .map_err(|e| e.into_error(operation))?;
             tokio::time::sleep(wait).await;
         }
     }
@@ -150,7 +163,11 @@ impl IdentityStore {
         let id = Self::user_name_identifier(user_name);
         let found = self
             .call("GetUserId", deadline, || {
-                self.client.get_user_id().identity_store_id(&self.store_id).alternate_identifier(id.clone()).send()
+                self.client
+                    .get_user_id()
+                    .identity_store_id(&self.store_id)
+                    .alternate_identifier(id.clone())
+                    .send()
             })
             .await;
         absent_is_none(found.map(|out| out.user_id), "GetUserId")
@@ -160,7 +177,11 @@ impl IdentityStore {
     pub async fn describe_user(&self, deadline: Deadline, user_id: &str) -> Result<Option<DescribeUserOutput>, Error> {
         let found = self
             .call("DescribeUser", deadline, || {
-                self.client.describe_user().identity_store_id(&self.store_id).user_id(user_id).send()
+                self.client
+                    .describe_user()
+                    .identity_store_id(&self.store_id)
+                    .user_id(user_id)
+                    .send()
             })
             .await;
         absent_is_none(found, "DescribeUser")
@@ -176,13 +197,20 @@ impl IdentityStore {
         request: &CreateUserFluentBuilder,
     ) -> Result<Ensured, Error> {
         let created = self
-            .call("CreateUser", deadline, || request.clone().identity_store_id(&self.store_id).send())
+            .call("CreateUser", deadline, || {
+                request.clone().identity_store_id(&self.store_id).send()
+            })
             .await;
         match created {
             Ok(out) => Ok(Ensured::Created(out.user_id)),
-            Err(Exhausted { fault: Fault::Uniqueness { .. }, .. }) => {
-                self.user_id(deadline, user_name).await?.map(Ensured::Existing).ok_or_else(|| vanished("CreateUser"))
-            }
+            Err(Exhausted {
+                fault: Fault::Uniqueness { .. },
+                ..
+            }) => self
+                .user_id(deadline, user_name)
+                .await?
+                .map(Ensured::Existing)
+                .ok_or_else(|| vanished("CreateUser")),
             Err(e) => Err(e.into_error("CreateUser")),
         }
     }
@@ -216,7 +244,11 @@ impl IdentityStore {
     pub async fn delete_user(&self, deadline: Deadline, user_id: &str) -> Result<(), Error> {
         let deleted = self
             .call("DeleteUser", deadline, || {
-                self.client.delete_user().identity_store_id(&self.store_id).user_id(user_id).send()
+                self.client
+                    .delete_user()
+                    .identity_store_id(&self.store_id)
+                    .user_id(user_id)
+                    .send()
             })
             .await;
         gone_is_ok(deleted, "DeleteUser")
@@ -253,17 +285,29 @@ impl IdentityStore {
         let id = Self::display_name_identifier(display_name);
         let found = self
             .call("GetGroupId", deadline, || {
-                self.client.get_group_id().identity_store_id(&self.store_id).alternate_identifier(id.clone()).send()
+                self.client
+                    .get_group_id()
+                    .identity_store_id(&self.store_id)
+                    .alternate_identifier(id.clone())
+                    .send()
             })
             .await;
         absent_is_none(found.map(|out| out.group_id), "GetGroupId")
     }
 
     /// DescribeGroup.
-    pub async fn describe_group(&self, deadline: Deadline, group_id: &str) -> Result<Option<DescribeGroupOutput>, Error> {
+    pub async fn describe_group(
+        &self,
+        deadline: Deadline,
+        group_id: &str,
+    ) -> Result<Option<DescribeGroupOutput>, Error> {
         let found = self
             .call("DescribeGroup", deadline, || {
-                self.client.describe_group().identity_store_id(&self.store_id).group_id(group_id).send()
+                self.client
+                    .describe_group()
+                    .identity_store_id(&self.store_id)
+                    .group_id(group_id)
+                    .send()
             })
             .await;
         absent_is_none(found, "DescribeGroup")
@@ -288,7 +332,10 @@ impl IdentityStore {
             .await;
         match created {
             Ok(out) => Ok(Ensured::Created(out.group_id)),
-            Err(Exhausted { fault: Fault::Uniqueness { .. }, .. }) => self
+            Err(Exhausted {
+                fault: Fault::Uniqueness { .. },
+                ..
+            }) => self
                 .group_id(deadline, display_name)
                 .await?
                 .map(Ensured::Existing)
@@ -332,7 +379,10 @@ impl IdentityStore {
             .await;
         match created {
             Ok(out) => Ok(Ensured::Created(out.membership_id)),
-            Err(Exhausted { fault: Fault::Uniqueness { .. }, .. }) => {
+            Err(Exhausted {
+                fault: Fault::Uniqueness { .. },
+                ..
+            }) => {
                 let found = self
                     .call("GetGroupMembershipId", deadline, || {
                         self.client
@@ -366,7 +416,12 @@ impl IdentityStore {
     }
 
     /// IsMemberInGroups for up to 100 groups: the subset of `group_ids` the user is in.
-    pub async fn member_of(&self, deadline: Deadline, user_id: &str, group_ids: &[String]) -> Result<Vec<String>, Error> {
+    pub async fn member_of(
+        &self,
+        deadline: Deadline,
+        user_id: &str,
+        group_ids: &[String],
+    ) -> Result<Vec<String>, Error> {
         let mut member_of = Vec::new();
         for chunk in group_ids.chunks(100) {
             let out = self
@@ -435,9 +490,11 @@ fn memberships(listed: Vec<aws_sdk_identitystore::types::GroupMembership>) -> Ve
     listed
         .into_iter()
         .filter_map(|m| match (m.group_id, m.member_id) {
-            (Some(group_id), Some(MemberId::UserId(user_id))) => {
-                Some(Membership { membership_id: m.membership_id, group_id, user_id })
-            }
+            (Some(group_id), Some(MemberId::UserId(user_id))) => Some(Membership {
+                membership_id: m.membership_id,
+                group_id,
+                user_id,
+            }),
             _ => None,
         })
         .collect()
@@ -453,7 +510,10 @@ fn vanished(operation: &'static str) -> Error {
 fn absent_is_none<T>(result: Result<T, Exhausted>, operation: &'static str) -> Result<Option<T>, Error> {
     match result {
         Ok(value) => Ok(Some(value)),
-        Err(Exhausted { fault: Fault::NotFound { .. }, .. }) => Ok(None),
+        Err(Exhausted {
+            fault: Fault::NotFound { .. },
+            ..
+        }) => Ok(None),
         Err(e) => Err(e.into_error(operation)),
     }
 }

@@ -53,19 +53,33 @@ pub enum Resolution {
 /// is estimated from `EXPECTED_STORE_USERS` and what this execution environment saw on
 /// its last full listing.
 pub fn choose_resolution(mode: SyncMode, names: usize, current: usize, store_users: usize) -> Resolution {
-    let removals = if mode == SyncMode::Replace { current.saturating_sub(names) } else { 0 };
+    let removals = if mode == SyncMode::Replace {
+        current.saturating_sub(names)
+    } else {
+        0
+    };
     let lookup_cost = names + removals;
     let page = usize::try_from(PAGE_SIZE).unwrap_or(100);
     let list_cost = store_users.max(current).max(1).div_ceil(page);
     // Ties go to lookups: they run concurrently, pages one after another.
-    if list_cost < lookup_cost { Resolution::ListUsers } else { Resolution::Lookup }
+    if list_cost < lookup_cost {
+        Resolution::ListUsers
+    } else {
+        Resolution::Lookup
+    }
 }
 
 impl Service {
     /// Ensures the group, resolves the listed userNames, and writes only the difference
     /// between the roster and the group.
     pub async fn sync_group(&self, deadline: Deadline, request: SyncRequest) -> Result<SyncResult, Error> {
-        let SyncRequest { group, members, mode, dry_run, max_removals } = request;
+        let SyncRequest {
+            group,
+            members,
+            mode,
+            dry_run,
+            max_removals,
+        } = request;
         let names = dedup(members);
         let limit = max_removals.map_or(self.config.max_removals, |m| usize::try_from(m).unwrap_or(usize::MAX));
         let mut result = SyncResult {
@@ -100,11 +114,18 @@ impl Service {
 
         let strategy = choose_resolution(mode, names.len(), current.len(), self.store_users_estimate());
         let directory = self.resolve(deadline, strategy, &names).await?;
-        let Diff { to_add, to_remove, unresolved } = diff(mode, &names, &directory, &current);
+        let Diff {
+            to_add,
+            to_remove,
+            unresolved,
+        } = diff(mode, &names, &directory, &current);
         result.unresolved = unresolved;
         if to_remove.len() > limit {
             tracing::warn!(planned = to_remove.len(), limit, "mass removal blocked");
-            return Err(Error::MassRemovalBlocked { planned: to_remove.len(), limit });
+            return Err(Error::MassRemovalBlocked {
+                planned: to_remove.len(),
+                limit,
+            });
         }
 
         result.removed = self.removed_names(deadline, &current, &to_remove).await?;
@@ -120,7 +141,10 @@ impl Service {
         let group_id = if let Some(id) = existing {
             id
         } else {
-            let ensured = self.store.create_group(deadline, &group.display_name, group.description.as_deref()).await?;
+            let ensured = self
+                .store
+                .create_group(deadline, &group.display_name, group.description.as_deref())
+                .await?;
             if matches!(ensured, Ensured::Created(_)) {
                 result.status = SyncStatus::Created;
             }
@@ -162,8 +186,10 @@ impl Service {
         current: &[Membership],
         to_remove: &[(&str, Option<String>)],
     ) -> Result<Vec<String>, Error> {
-        let user_of: HashMap<&str, &str> =
-            current.iter().map(|m| (m.membership_id.as_str(), m.user_id.as_str())).collect();
+        let user_of: HashMap<&str, &str> = current
+            .iter()
+            .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
+            .collect();
         let user_of = &user_of;
         let mut names: Vec<String> = stream::iter(to_remove)
             .map(|(membership, name)| async move {
@@ -172,7 +198,11 @@ impl Service {
                 }
                 let user_id = user_of.get(membership).copied().unwrap_or_default();
                 let described = self.store.describe_user(deadline, user_id).await?;
-                Ok::<_, Error>(described.and_then(|u| u.user_name).unwrap_or_else(|| user_id.to_owned()))
+                Ok::<_, Error>(
+                    described
+                        .and_then(|u| u.user_name)
+                        .unwrap_or_else(|| user_id.to_owned()),
+                )
             })
             .buffered(self.config.write_concurrency)
             .try_collect()
@@ -197,7 +227,11 @@ impl Service {
         stream::iter(writes)
             .map(|write| async move {
                 match write {
-                    Write::Add(user_id) => self.store.create_membership(deadline, group_id, user_id).await.map(drop),
+                    Write::Add(user_id) => self
+                        .store
+                        .create_membership(deadline, group_id, user_id)
+                        .await
+                        .map(drop),
                     Write::Remove(membership) => self.store.delete_membership(deadline, membership).await,
                 }
             })
@@ -214,7 +248,12 @@ impl Service {
                     .buffered(self.config.write_concurrency)
                     .try_collect()
                     .await?;
-                let by_name = names.iter().cloned().zip(ids).filter_map(|(n, id)| Some((n, id?))).collect();
+                let by_name = names
+                    .iter()
+                    .cloned()
+                    .zip(ids)
+                    .filter_map(|(n, id)| Some((n, id?)))
+                    .collect();
                 Ok(Directory { by_name, by_id: None })
             }
             Resolution::ListUsers => {
@@ -222,7 +261,10 @@ impl Service {
                 self.remember_store_users(users.len());
                 let by_id = users.iter().cloned().collect();
                 let by_name = users.into_iter().map(|(id, name)| (name, id)).collect();
-                Ok(Directory { by_name, by_id: Some(by_id) })
+                Ok(Directory {
+                    by_name,
+                    by_id: Some(by_id),
+                })
             }
         }
     }
@@ -238,9 +280,15 @@ struct Diff<'a> {
 }
 
 fn diff<'a>(mode: SyncMode, names: &[String], directory: &Directory, current: &'a [Membership]) -> Diff<'a> {
-    let current_ids: HashMap<&str, &str> =
-        current.iter().map(|m| (m.user_id.as_str(), m.membership_id.as_str())).collect();
-    let mut out = Diff { to_add: Vec::new(), to_remove: Vec::new(), unresolved: Vec::new() };
+    let current_ids: HashMap<&str, &str> = current
+        .iter()
+        .map(|m| (m.user_id.as_str(), m.membership_id.as_str()))
+        .collect();
+    let mut out = Diff {
+        to_add: Vec::new(),
+        to_remove: Vec::new(),
+        unresolved: Vec::new(),
+    };
     let mut listed_ids = HashSet::new();
     for name in names {
         let Some(user_id) = directory.id_of(name) else {
@@ -259,7 +307,8 @@ fn diff<'a>(mode: SyncMode, names: &[String], directory: &Directory, current: &'
     if mode == SyncMode::Replace {
         for m in current {
             if !listed_ids.contains(m.user_id.as_str()) {
-                out.to_remove.push((&m.membership_id, directory.name_of(&m.user_id).map(str::to_owned)));
+                out.to_remove
+                    .push((&m.membership_id, directory.name_of(&m.user_id).map(str::to_owned)));
             }
         }
     }
@@ -288,5 +337,8 @@ impl Directory {
 }
 
 fn vanished() -> Error {
-    Error::ConcurrentModification { operation: "DescribeGroup", detail: "the group was deleted during the request".into() }
+    Error::ConcurrentModification {
+        operation: "DescribeGroup",
+        detail: "the group was deleted during the request".into(),
+    }
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_sdk_identitystore::Client;
 use aws_sdk_identitystore::types::ConflictExceptionReason;
 use aws_sdk_identitystore::types::error::{
-    AccessDeniedException, ConflictException, InternalServerException, ResourceNotFoundException,
-    ThrottlingException, ValidationException,
+    AccessDeniedException, ConflictException, InternalServerException, ResourceNotFoundException, ThrottlingException,
+    ValidationException,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock_client};
 use lambda_runtime::{Context, LambdaEvent};
@@ -50,8 +50,8 @@ pub fn service_with(rules: &[&Rule], adjust: impl FnOnce(&mut Config)) -> Servic
 pub fn context(budget: Duration) -> Context {
     let deadline = SystemTime::now() + budget;
     let mut context = Context::default();
-    context.deadline = u64::try_from(deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())
-        .unwrap_or(u64::MAX);
+    context.deadline =
+        u64::try_from(deadline.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis()).unwrap_or(u64::MAX);
     context.request_id = "test-request".into();
     context
 }
@@ -75,7 +75,10 @@ pub fn fixture(path: &str) -> Value {
 
 /// Error metadata as the SDK's deserializer would record it from a real response.
 fn meta(code: &str, message: &str) -> aws_sdk_identitystore::error::ErrorMetadata {
-    aws_sdk_identitystore::error::ErrorMetadata::builder().code(code).message(message).build()
+    aws_sdk_identitystore::error::ErrorMetadata::builder()
+        .code(code)
+        .message(message)
+        .build()
 }
 
 /// ThrottlingException, with `RetryAfterSeconds` when `retry_after > 0`.
@@ -89,12 +92,19 @@ pub fn throttling(retry_after: i32) -> ThrottlingException {
 
 /// InternalServerException.
 pub fn internal() -> InternalServerException {
-    InternalServerException::builder().message("internal failure").meta(meta("InternalServerException", "internal failure")).build()
+    InternalServerException::builder()
+        .message("internal failure")
+        .meta(meta("InternalServerException", "internal failure"))
+        .build()
 }
 
 /// ConflictException with `reason`.
 pub fn conflict(reason: ConflictExceptionReason) -> ConflictException {
-    ConflictException::builder().message("conflict").meta(meta("ConflictException", "conflict")).reason(reason).build()
+    ConflictException::builder()
+        .message("conflict")
+        .meta(meta("ConflictException", "conflict"))
+        .reason(reason)
+        .build()
 }
 
 /// ResourceNotFoundException.
@@ -107,12 +117,18 @@ pub fn not_found() -> ResourceNotFoundException {
 
 /// AccessDeniedException.
 pub fn access_denied() -> AccessDeniedException {
-    AccessDeniedException::builder().message("not authorized").meta(meta("AccessDeniedException", "not authorized")).build()
+    AccessDeniedException::builder()
+        .message("not authorized")
+        .meta(meta("AccessDeniedException", "not authorized"))
+        .build()
 }
 
 /// ValidationException.
 pub fn validation(message: &str) -> ValidationException {
-    ValidationException::builder().message(message).meta(meta("ValidationException", message)).build()
+    ValidationException::builder()
+        .message(message)
+        .meta(meta("ValidationException", message))
+        .build()
 }
 
 /// Modelled outputs with every field the SDK requires, for mock rules.
@@ -123,8 +139,8 @@ pub mod out {
     use aws_sdk_identitystore::operation::delete_group_membership::DeleteGroupMembershipOutput;
     use aws_sdk_identitystore::operation::delete_user::DeleteUserOutput;
     use aws_sdk_identitystore::operation::describe_group::DescribeGroupOutput;
-    use aws_sdk_identitystore::operation::describe_user::builders::DescribeUserOutputBuilder;
     use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
+    use aws_sdk_identitystore::operation::describe_user::builders::DescribeUserOutputBuilder;
     use aws_sdk_identitystore::operation::get_group_id::GetGroupIdOutput;
     use aws_sdk_identitystore::operation::get_group_membership_id::GetGroupMembershipIdOutput;
     use aws_sdk_identitystore::operation::get_user_id::GetUserIdOutput;
@@ -279,7 +295,10 @@ pub mod out {
             .expect("complete")
     }
 
-    pub fn memberships_for_member(items: Vec<GroupMembership>, next: Option<&str>) -> ListGroupMembershipsForMemberOutput {
+    pub fn memberships_for_member(
+        items: Vec<GroupMembership>,
+        next: Option<&str>,
+    ) -> ListGroupMembershipsForMemberOutput {
         ListGroupMembershipsForMemberOutput::builder()
             .set_group_memberships(Some(items))
             .set_next_token(next.map(str::to_owned))

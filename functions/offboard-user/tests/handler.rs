@@ -32,7 +32,10 @@ fn alice_with_two_memberships() -> (Rule, Rule) {
             .sequence()
             .output(|| {
                 out::memberships_for_member(
-                    vec![out::membership("m-1", "group-eng", "user-alice"), out::membership("m-2", "group-all", "user-alice")],
+                    vec![
+                        out::membership("m-1", "group-eng", "user-alice"),
+                        out::membership("m-2", "group-all", "user-alice"),
+                    ],
                     None,
                 )
             })
@@ -49,7 +52,9 @@ async fn a_leaver_loses_every_membership_before_the_user_is_deleted() {
         let delete = mock!(Client::delete_user).then_output(out::deleted_user);
         let rules = [&lookup, &list, &remove, &delete];
 
-        let result = invoke(&rules, &format!("offboard-user/delete{form}.json")).await.unwrap();
+        let result = invoke(&rules, &format!("offboard-user/delete{form}.json"))
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -62,7 +67,15 @@ async fn a_leaver_loses_every_membership_before_the_user_is_deleted() {
             })
         );
         // GetUserId, one page of memberships, two removals, DeleteUser: M + 3 calls.
-        assert_eq!((lookup.num_calls(), list.num_calls(), remove.num_calls(), delete.num_calls()), (1, 1, 2, 1));
+        assert_eq!(
+            (
+                lookup.num_calls(),
+                list.num_calls(),
+                remove.num_calls(),
+                delete.num_calls()
+            ),
+            (1, 1, 2, 1)
+        );
     }
 }
 
@@ -74,7 +87,9 @@ async fn revoke_removes_every_membership_and_keeps_the_user() {
         let delete = mock!(Client::delete_user).then_output(out::deleted_user);
         let rules = [&lookup, &list, &remove, &delete];
 
-        let result = invoke(&rules, &format!("offboard-user/revoke{form}.json")).await.unwrap();
+        let result = invoke(&rules, &format!("offboard-user/revoke{form}.json"))
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -94,12 +109,15 @@ async fn revoke_removes_every_membership_and_keeps_the_user() {
 #[tokio::test]
 async fn a_user_that_does_not_exist_is_not_found_and_nothing_is_written() {
     for form in FORMS {
-        let lookup = mock!(Client::get_user_id).then_error(|| GetUserIdError::ResourceNotFoundException(testing::not_found()));
+        let lookup =
+            mock!(Client::get_user_id).then_error(|| GetUserIdError::ResourceNotFoundException(testing::not_found()));
         let writes = testing::every_operation();
         let mut rules: Vec<&Rule> = vec![&lookup];
         rules.extend(writes.iter());
 
-        let result = invoke(&rules, &format!("offboard-user/default-mode{form}.json")).await.unwrap();
+        let result = invoke(&rules, &format!("offboard-user/default-mode{form}.json"))
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -114,7 +132,8 @@ async fn memberships_and_a_user_already_gone_count_as_removed() {
     let (lookup, list) = alice_with_two_memberships();
     let remove = mock!(Client::delete_group_membership)
         .then_error(|| DeleteGroupMembershipError::ResourceNotFoundException(testing::not_found()));
-    let delete = mock!(Client::delete_user).then_error(|| DeleteUserError::ResourceNotFoundException(testing::not_found()));
+    let delete =
+        mock!(Client::delete_user).then_error(|| DeleteUserError::ResourceNotFoundException(testing::not_found()));
     let rules = [&lookup, &list, &remove, &delete];
 
     let result = invoke(&rules, "offboard-user/delete.json").await.unwrap();

@@ -15,7 +15,11 @@ use turnstile::testing::{self, out};
 
 const FORMS: [&str; 2] = ["", ".envelope"];
 
-async fn invoke(rules: &[&Rule], fixture: &str, adjust: impl FnOnce(&mut turnstile::Config)) -> Result<Value, lambda_runtime::Diagnostic> {
+async fn invoke(
+    rules: &[&Rule],
+    fixture: &str,
+    adjust: impl FnOnce(&mut turnstile::Config),
+) -> Result<Value, lambda_runtime::Diagnostic> {
     let service = testing::service_with(rules, adjust);
     let event = testing::event(testing::fixture(fixture));
     onboard_user::handle(&service, event)
@@ -65,7 +69,9 @@ async fn a_joiner_is_created_with_its_groups_and_a_missing_group_is_created() {
         let add = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-1"));
         let rules = [&create_user, &engineering, &all_staff, &create_group, &add];
 
-        let result = invoke(&rules, &format!("onboard-user/joiner{form}.json"), |_| {}).await.unwrap();
+        let result = invoke(&rules, &format!("onboard-user/joiner{form}.json"), |_| {})
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -77,7 +83,10 @@ async fn a_joiner_is_created_with_its_groups_and_a_missing_group_is_created() {
                 "groups": { "added": ["Engineering", "All Staff"], "alreadyMember": [], "created": ["All Staff"] }
             })
         );
-        assert_eq!((create_user.num_calls(), create_group.num_calls(), add.num_calls()), (1, 1, 2));
+        assert_eq!(
+            (create_user.num_calls(), create_group.num_calls(), add.num_calls()),
+            (1, 1, 2)
+        );
     }
 }
 
@@ -85,7 +94,13 @@ fn stored_alice() -> aws_sdk_identitystore::operation::describe_user::DescribeUs
     out::described_user("user-alice", "alice.archer")
         .display_name("Alice Archer")
         .name(Name::builder().given_name("Alice").family_name("Archer").build())
-        .emails(Email::builder().value("alice.archer@example.com").r#type("work").primary(true).build())
+        .emails(
+            Email::builder()
+                .value("alice.archer@example.com")
+                .r#type("work")
+                .primary(true)
+                .build(),
+        )
         .title("Software Engineer")
         .build()
         .unwrap()
@@ -94,7 +109,9 @@ fn stored_alice() -> aws_sdk_identitystore::operation::describe_user::DescribeUs
 fn existing_alice() -> (Rule, Rule, Rule) {
     (
         mock!(Client::create_user).then_error(|| {
-            CreateUserError::ConflictException(testing::conflict(ConflictExceptionReason::UniquenessConstraintViolation))
+            CreateUserError::ConflictException(testing::conflict(
+                ConflictExceptionReason::UniquenessConstraintViolation,
+            ))
         }),
         mock!(Client::get_user_id).then_output(|| out::user_id("user-alice")),
         mock!(Client::describe_user).then_output(stored_alice),
@@ -107,7 +124,11 @@ async fn a_mover_gets_one_update_with_only_the_changed_attributes_and_the_new_gr
         let (create_user, lookup, describe) = existing_alice();
         let update = mock!(Client::update_user)
             .match_requests(|r| {
-                let paths: Vec<&str> = r.operations().iter().map(|o| o.attribute_path()).collect();
+                let paths: Vec<&str> = r
+                    .operations()
+                    .iter()
+                    .map(aws_sdk_identitystore::types::AttributeOperation::attribute_path)
+                    .collect();
                 paths == ["emails", "title"]
             })
             .then_output(|| out::updated_user("user-alice"));
@@ -121,9 +142,21 @@ async fn a_mover_gets_one_update_with_only_the_changed_attributes_and_the_new_gr
         let add = mock!(Client::create_group_membership)
             .match_requests(|r| r.group_id() == Some("group-platform"))
             .then_output(|| out::created_membership("m-9"));
-        let rules = [&create_user, &lookup, &describe, &update, &groups[0], &groups[1], &groups[2], &member_in, &add];
+        let rules = [
+            &create_user,
+            &lookup,
+            &describe,
+            &update,
+            &groups[0],
+            &groups[1],
+            &groups[2],
+            &member_in,
+            &add,
+        ];
 
-        let result = invoke(&rules, &format!("onboard-user/mover{form}.json"), |_| {}).await.unwrap();
+        let result = invoke(&rules, &format!("onboard-user/mover{form}.json"), |_| {})
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -146,13 +179,25 @@ async fn an_unchanged_user_in_all_its_groups_causes_no_write() {
         let update = mock!(Client::update_user).then_output(|| out::updated_user("user-alice"));
         let engineering = group_lookup("Engineering", "group-eng");
         let all_staff = group_lookup("All Staff", "group-all");
-        let member_in =
-            mock!(Client::is_member_in_groups).then_output(|| out::member_in(&[("group-eng", true), ("group-all", true)]));
+        let member_in = mock!(Client::is_member_in_groups)
+            .then_output(|| out::member_in(&[("group-eng", true), ("group-all", true)]));
         let add = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-1"));
         let create_group = mock!(Client::create_group).then_output(|| out::created_group("g"));
-        let rules = [&create_user, &lookup, &describe, &update, &engineering, &all_staff, &member_in, &add, &create_group];
+        let rules = [
+            &create_user,
+            &lookup,
+            &describe,
+            &update,
+            &engineering,
+            &all_staff,
+            &member_in,
+            &add,
+            &create_group,
+        ];
 
-        let result = invoke(&rules, &format!("onboard-user/unchanged{form}.json"), |_| {}).await.unwrap();
+        let result = invoke(&rules, &format!("onboard-user/unchanged{form}.json"), |_| {})
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -164,7 +209,10 @@ async fn an_unchanged_user_in_all_its_groups_causes_no_write() {
                 "groups": { "added": [], "alreadyMember": ["Engineering", "All Staff"], "created": [] }
             })
         );
-        assert_eq!((update.num_calls(), add.num_calls(), create_group.num_calls()), (0, 0, 0));
+        assert_eq!(
+            (update.num_calls(), add.num_calls(), create_group.num_calls()),
+            (0, 0, 0)
+        );
         // The create-first probe is the only write attempted, and it wrote nothing.
         assert_eq!(create_user.num_calls(), 1);
     }
@@ -180,9 +228,11 @@ async fn a_missing_group_with_group_creation_off_fails_before_any_write() {
         let add = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-1"));
         let rules = [&engineering, &all_staff, &create_user, &create_group, &add];
 
-        let error = invoke(&rules, &format!("onboard-user/joiner{form}.json"), |c| c.create_missing_groups = false)
-            .await
-            .unwrap_err();
+        let error = invoke(&rules, &format!("onboard-user/joiner{form}.json"), |c| {
+            c.create_missing_groups = false;
+        })
+        .await
+        .unwrap_err();
 
         assert_eq!(error.error_type, "GroupNotFound");
         assert_eq!(
@@ -226,11 +276,23 @@ async fn a_membership_that_appeared_meanwhile_counts_as_already_member() {
         });
     let add_all = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-2"));
     let existing = mock!(Client::get_group_membership_id).then_output(|| out::membership_id("m-1"));
-    let never = mock!(Client::create_group).then_error(|| CreateGroupError::AccessDeniedException(testing::access_denied()));
-    let rules = [&create_user, &engineering, &all_staff, &add, &add_all, &existing, &never];
+    let never =
+        mock!(Client::create_group).then_error(|| CreateGroupError::AccessDeniedException(testing::access_denied()));
+    let rules = [
+        &create_user,
+        &engineering,
+        &all_staff,
+        &add,
+        &add_all,
+        &existing,
+        &never,
+    ];
 
     let result = invoke(&rules, "onboard-user/joiner.json", |_| {}).await.unwrap();
 
-    assert_eq!(result["groups"], json!({ "added": ["All Staff"], "alreadyMember": ["Engineering"], "created": [] }));
+    assert_eq!(
+        result["groups"],
+        json!({ "added": ["All Staff"], "alreadyMember": ["Engineering"], "created": [] })
+    );
     assert_eq!(existing.num_calls(), 1);
 }

@@ -1,6 +1,6 @@
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use turnstile::{Error, SyncRequest, SyncResult, Service};
+use turnstile::{Error, Service, SyncRequest, SyncResult};
 
 /// Decodes either event form, then runs the job within the invocation's deadline.
 pub async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<SyncResult, Error> {

@@ -20,11 +20,14 @@ async fn invoke(rules: &[&Rule], fixture: &str) -> Result<Value, lambda_runtime:
 }
 
 fn unique_value(r: &aws_sdk_identitystore::types::AlternateIdentifier) -> Option<&str> {
-    r.as_unique_attribute().ok().and_then(|u| u.attribute_value().as_string())
+    r.as_unique_attribute()
+        .ok()
+        .and_then(|u| u.attribute_value().as_string())
 }
 
 fn user(name: &'static str, id: Option<&'static str>) -> Rule {
-    let rule = mock!(Client::get_user_id).match_requests(move |r| r.alternate_identifier().and_then(unique_value) == Some(name));
+    let rule = mock!(Client::get_user_id)
+        .match_requests(move |r| r.alternate_identifier().and_then(unique_value) == Some(name));
     match id {
         Some(id) => rule.then_output(move || out::user_id(id)),
         None => rule.then_error(|| GetUserIdError::ResourceNotFoundException(testing::not_found())),
@@ -38,7 +41,13 @@ fn engineering(members: &'static [(&'static str, &'static str)]) -> [Rule; 3] {
         mock!(Client::describe_group)
             .then_output(|| out::described_group("group-eng", "Engineering", Some("Everyone in engineering"))),
         mock!(Client::list_group_memberships).then_output(move || {
-            out::memberships_of_group(members.iter().map(|(m, u)| out::membership(m, "group-eng", u)).collect(), None)
+            out::memberships_of_group(
+                members
+                    .iter()
+                    .map(|(m, u)| out::membership(m, "group-eng", u))
+                    .collect(),
+                None,
+            )
         }),
     ]
 }
@@ -65,7 +74,12 @@ impl Writes {
     }
 
     fn counts(&self) -> (usize, usize, usize, usize) {
-        (self.add.num_calls(), self.remove.num_calls(), self.create_group.num_calls(), self.update_group.num_calls())
+        (
+            self.add.num_calls(),
+            self.remove.num_calls(),
+            self.create_group.num_calls(),
+            self.update_group.num_calls(),
+        )
     }
 }
 
@@ -74,7 +88,11 @@ const ALICE_AND_CAROL: &[(&str, &str)] = &[("m-alice", "user-alice"), ("m-carol"
 fn replace_rules() -> ([Rule; 3], [Rule; 3], Rule, Writes) {
     (
         engineering(ALICE_AND_CAROL),
-        [user("alice.archer", Some("user-alice")), user("bob.baker", Some("user-bob")), user("nobody.known", None)],
+        [
+            user("alice.archer", Some("user-alice")),
+            user("bob.baker", Some("user-bob")),
+            user("nobody.known", None),
+        ],
         mock!(Client::describe_user)
             .match_requests(|r| r.user_id() == Some("user-carol"))
             .then_output(|| out::described_user("user-carol", "carol.cook").build().unwrap()),
@@ -139,7 +157,10 @@ async fn a_missing_group_is_created_with_its_members() {
     for form in FORMS {
         let missing =
             mock!(Client::get_group_id).then_error(|| GetGroupIdError::ResourceNotFoundException(testing::not_found()));
-        let users = [user("alice.archer", Some("user-alice")), user("bob.baker", Some("user-bob"))];
+        let users = [
+            user("alice.archer", Some("user-alice")),
+            user("bob.baker", Some("user-bob")),
+        ];
         let writes = writes();
         let create_group = mock!(Client::create_group)
             .match_requests(|r| r.display_name() == Some("Platform") && r.description() == Some("The platform team"))
@@ -148,7 +169,9 @@ async fn a_missing_group_is_created_with_its_members() {
         let mut rules: Vec<&Rule> = vec![&missing, &users[0], &users[1], &create_group, &list];
         rules.extend(writes.rules());
 
-        let result = invoke(&rules, &format!("sync-group/new-group{form}.json")).await.unwrap();
+        let result = invoke(&rules, &format!("sync-group/new-group{form}.json"))
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -174,12 +197,17 @@ async fn a_missing_group_is_created_with_its_members() {
 async fn a_roster_that_already_matches_is_unchanged_and_writes_nothing() {
     for form in FORMS {
         let group = engineering(&[("m-alice", "user-alice"), ("m-bob", "user-bob")]);
-        let users = [user("alice.archer", Some("user-alice")), user("bob.baker", Some("user-bob"))];
+        let users = [
+            user("alice.archer", Some("user-alice")),
+            user("bob.baker", Some("user-bob")),
+        ];
         let writes = writes();
         let mut rules: Vec<&Rule> = group.iter().chain(&users).collect();
         rules.extend(writes.rules());
 
-        let result = invoke(&rules, &format!("sync-group/unchanged{form}.json")).await.unwrap();
+        let result = invoke(&rules, &format!("sync-group/unchanged{form}.json"))
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -207,7 +235,9 @@ async fn removing_from_a_group_that_does_not_exist_is_not_found() {
         let mut rules: Vec<&Rule> = vec![&missing];
         rules.extend(writes.rules());
 
-        let result = invoke(&rules, &format!("sync-group/remove-missing-group{form}.json")).await.unwrap();
+        let result = invoke(&rules, &format!("sync-group/remove-missing-group{form}.json"))
+            .await
+            .unwrap();
 
         assert_eq!(
             result,
@@ -233,7 +263,10 @@ async fn a_plan_removing_more_than_max_removals_is_blocked_before_any_write() {
             mock!(Client::get_group_id).then_output(|| out::group_id("group-eng")),
             mock!(Client::list_group_memberships).then_output(|| {
                 out::memberships_of_group(
-                    ALICE_AND_CAROL.iter().map(|(m, u)| out::membership(m, "group-eng", u)).collect(),
+                    ALICE_AND_CAROL
+                        .iter()
+                        .map(|(m, u)| out::membership(m, "group-eng", u))
+                        .collect(),
                     None,
                 )
             }),
@@ -242,7 +275,9 @@ async fn a_plan_removing_more_than_max_removals_is_blocked_before_any_write() {
         let mut rules: Vec<&Rule> = group.iter().collect();
         rules.extend(writes.rules());
 
-        let error = invoke(&rules, &format!("sync-group/max-removals{form}.json")).await.unwrap_err();
+        let error = invoke(&rules, &format!("sync-group/max-removals{form}.json"))
+            .await
+            .unwrap_err();
 
         assert_eq!(error.error_type, "MassRemovalBlocked");
         assert_eq!(

@@ -1,0 +1,129 @@
+//! Bad input: every malformed fixture under `tests/fixtures/invalid/` fails as
+//! `InvalidEvent` through the function's own handler path, with zero SDK calls.
+
+use std::path::Path;
+
+use turnstile::testing::{self, every_operation, total_calls};
+use turnstile::{Deadline, Error, OffboardRequest, OnboardRequest, Service, SyncRequest};
+
+async fn run(service: &Service, function: &str, event: serde_json::Value) -> Result<(), Error> {
+    let deadline = Deadline::unbounded();
+    match function {
+        "onboard-user" => service
+            .onboard(deadline, turnstile::decode::<OnboardRequest>(event)?)
+            .await
+            .map(drop),
+        "offboard-user" => service
+            .offboard(deadline, turnstile::decode::<OffboardRequest>(event)?)
+            .await
+            .map(drop),
+        "sync-group" => service
+            .sync_group(deadline, turnstile::decode::<SyncRequest>(event)?)
+            .await
+            .map(drop),
+        other => panic!("unknown function folder {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_malformed_event_is_invalid_event_and_makes_no_call() {
+    let rules = every_operation();
+    let rule_refs: Vec<_> = rules.iter().collect();
+    let service = testing::service(&rule_refs);
+    let root = testing::fixtures_dir().join("invalid");
+    let mut checked = 0;
+    for function in ["onboard-user", "offboard-user", "sync-group"] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(function))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let event = testing::fixture(&Path::new("invalid").join(function).join(&name).to_string_lossy());
+            let error = run(&service, function, event).await.expect_err(&name);
+            assert_eq!(error.error_type(), "InvalidEvent", "{function}/{name}: {error}");
+            // The message names fields, never the values in them.
+            for value in ["alice.archer@example.com", "Alice\u{7}Archer", "archive", "merge"] {
+                assert!(
+                    !error.to_string().contains(value),
+                    "{function}/{name} echoes a value: {error}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} malformed fixtures");
+    assert_eq!(total_calls(&rules), 0);
+}
+
+#[test]
+fn messages_name_the_offending_field() {
+    let cases = [
+        (
+            serde_json::json!({ "userName": "" }),
+            "userName: must be 1 to 128 characters",
+        ),
+        (serde_json::json!({ "mode": "delete" }), "missing field `userName`"),
+        (
+            serde_json::json!({ "userName": "a", "mode": "archive" }),
+            "mode: unknown variant, expected `delete` or `revoke`",
+        ),
+        (
+            serde_json::json!({ "userName": 42 }),
+            "userName: invalid type: integer, expected a string",
+        ),
+    ];
+    for (event, expected) in cases {
+        let error = turnstile::decode::<OffboardRequest>(event).unwrap_err();
+        assert_eq!(error, Error::InvalidEvent(expected.into()));
+    }
+}
+
+#[test]
+fn unknown_fields_are_ignored_and_null_optionals_are_absent() {
+    let request: SyncRequest = turnstile::decode(serde_json::json!({
+        "group": { "displayName": "Engineering", "description": null, "colour": "blue" },
+        "members": ["alice.archer"],
+        "mode": null,
+        "dryRun": null,
+        "schemaVersion": 3
+    }))
+    .unwrap();
+    assert_eq!(request.group.description, None);
+    assert_eq!(request.mode, turnstile::request::SyncMode::Replace);
+    assert!(!request.dry_run);
+}
+
+#[test]
+fn both_event_forms_decode_to_the_same_request() {
+    for (bare, envelope) in [
+        ("onboard-user/joiner.json", "onboard-user/joiner.envelope.json"),
+        ("onboard-user/mover.json", "onboard-user/mover.envelope.json"),
+    ] {
+        let a: OnboardRequest = turnstile::decode(testing::fixture(bare)).unwrap();
+        let b: OnboardRequest = turnstile::decode(testing::fixture(envelope)).unwrap();
+        assert_eq!(a, b);
+    }
+    let a: SyncRequest = turnstile::decode(testing::fixture("sync-group/replace.json")).unwrap();
+    let b: SyncRequest = turnstile::decode(testing::fixture("sync-group/replace.envelope.json")).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn the_example_events_decode() {
+    let events = testing::fixtures_dir().join("../../events");
+    for entry in std::fs::read_dir(&events).unwrap() {
+        let path = entry.unwrap().path();
+        let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let ok = if name.starts_with("onboard-user") {
+            turnstile::decode::<OnboardRequest>(event).is_ok()
+        } else if name.starts_with("offboard-user") {
+            turnstile::decode::<OffboardRequest>(event).is_ok()
+        } else {
+            turnstile::decode::<SyncRequest>(event).is_ok()
+        };
+        assert!(ok, "{name} does not decode");
+    }
+}

@@ -1,0 +1,166 @@
+//! The jobs' decisions that need no handler: convergence, resolution choice, and the
+//! ListUsers path of a roster sync.
+
+use aws_sdk_identitystore::Client;
+use aws_sdk_identitystore::types::{Email, Name};
+use aws_smithy_mocks::mock;
+use pretty_assertions::assert_eq;
+use turnstile::request::SyncMode;
+use turnstile::sync::{Resolution, choose_resolution};
+use turnstile::testing::{self, out};
+use turnstile::{Deadline, OnboardRequest, SyncRequest};
+
+#[test]
+fn convergence_updates_only_the_attributes_that_differ_and_keeps_unset_parts() {
+    let request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/mover.json")).unwrap();
+    let stored = out::described_user("user-alice", "alice.archer")
+        .display_name("Alice Archer")
+        .name(
+            Name::builder()
+                .given_name("Alice")
+                .family_name("Archer")
+                .middle_name("Q")
+                .build(),
+        )
+        .emails(
+            Email::builder()
+                .value("alice.archer@example.com")
+                .r#type("work")
+                .primary(true)
+                .build(),
+        )
+        .title("Software Engineer")
+        .locale("de-DE")
+        .build()
+        .unwrap();
+
+    let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
+
+    assert_eq!(changed, ["emails", "title"]);
+    let paths: Vec<&str> = operations
+        .iter()
+        .map(aws_sdk_identitystore::types::AttributeOperation::attribute_path)
+        .collect();
+    assert_eq!(paths, ["emails", "title"]);
+    let emails = operations[0].attribute_value().unwrap().as_array().unwrap();
+    let email = emails[0].as_object().unwrap();
+    assert_eq!(email["Value"].as_string(), Some("alice.archer@platform.example.com"));
+    assert_eq!(email["Type"].as_string(), Some("work"));
+    assert_eq!(email["Primary"].as_bool(), Some(true));
+}
+
+#[test]
+fn convergence_of_a_matching_user_is_empty() {
+    let request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/unchanged.json")).unwrap();
+    let stored = out::described_user("user-alice", "alice.archer")
+        .display_name("Alice Archer")
+        .name(Name::builder().given_name("Alice").family_name("Archer").build())
+        .emails(
+            Email::builder()
+                .value("alice.archer@example.com")
+                .r#type("work")
+                .primary(true)
+                .build(),
+        )
+        .title("Software Engineer")
+        .build()
+        .unwrap();
+
+    let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
+
+    assert!(operations.is_empty() && changed.is_empty());
+}
+
+#[test]
+fn a_changed_name_part_is_set_by_sub_path_and_reported_as_name() {
+    let mut request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/unchanged.json")).unwrap();
+    request.user.name.family_name = "Archer-Bow".into();
+    let stored = out::described_user("user-alice", "alice.archer")
+        .display_name("Alice Archer")
+        .name(Name::builder().given_name("Alice").family_name("Archer").build())
+        .emails(
+            Email::builder()
+                .value("alice.archer@example.com")
+                .r#type("work")
+                .primary(true)
+                .build(),
+        )
+        .title("Software Engineer")
+        .build()
+        .unwrap();
+
+    let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
+
+    assert_eq!(changed, ["name"]);
+    assert_eq!(operations.len(), 1);
+    assert_eq!(operations[0].attribute_path(), "name.familyName");
+    assert_eq!(operations[0].attribute_value().unwrap().as_string(), Some("Archer-Bow"));
+}
+
+#[test]
+fn resolution_picks_whichever_costs_fewer_calls() {
+    // 3 names, a 2-member group, ~1000 users: 3 lookups beat 10 pages.
+    assert_eq!(choose_resolution(SyncMode::Replace, 3, 2, 1000), Resolution::Lookup);
+    // 5,000 names against a 6,000-user store: 60 pages beat 5,000 lookups.
+    assert_eq!(
+        choose_resolution(SyncMode::Replace, 5000, 0, 6000),
+        Resolution::ListUsers
+    );
+    // An empty roster for a 500-member group must name 500 removals: 5 pages win.
+    assert_eq!(choose_resolution(SyncMode::Replace, 0, 500, 400), Resolution::ListUsers);
+    // add never names removals.
+    assert_eq!(choose_resolution(SyncMode::Add, 0, 500, 400), Resolution::Lookup);
+    // A store of at most 100 users is one page, cheaper than two lookups.
+    assert_eq!(choose_resolution(SyncMode::Replace, 2, 0, 50), Resolution::ListUsers);
+}
+
+#[tokio::test]
+async fn a_roster_resolved_by_listing_users_names_removals_without_describe_user() {
+    let group = mock!(Client::get_group_id).then_output(|| out::group_id("group-eng"));
+    let members = mock!(Client::list_group_memberships).then_output(|| {
+        out::memberships_of_group(
+            vec![
+                out::membership("m-a", "group-eng", "u-a"),
+                out::membership("m-c", "group-eng", "u-c"),
+            ],
+            None,
+        )
+    });
+    let users = mock!(Client::list_users).then_output(|| {
+        out::users(
+            &[("u-a", "alice.archer"), ("u-b", "bob.baker"), ("u-c", "carol.cook")],
+            None,
+        )
+    });
+    let lookup = mock!(Client::get_user_id).then_output(|| out::user_id("never"));
+    let describe = mock!(Client::describe_user).then_output(|| out::described_user("x", "x").build().unwrap());
+    let add = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-b"));
+    let remove = mock!(Client::delete_group_membership).then_output(out::deleted_membership);
+    let service = testing::service_with(&[&group, &members, &users, &lookup, &describe, &add, &remove], |c| {
+        c.expected_store_users = 3;
+    });
+    let request: SyncRequest = turnstile::decode(serde_json::json!({
+        "group": { "displayName": "Engineering" },
+        "members": ["alice.archer", "bob.baker"]
+    }))
+    .unwrap();
+
+    let result = service.sync_group(Deadline::unbounded(), request).await.unwrap();
+
+    assert_eq!(
+        (result.added, result.removed, result.unchanged),
+        (vec!["bob.baker".to_owned()], vec!["carol.cook".to_owned()], 1)
+    );
+    // GetGroupId, one membership page, one user page, one add, one remove.
+    assert_eq!(
+        (
+            group.num_calls(),
+            members.num_calls(),
+            users.num_calls(),
+            lookup.num_calls(),
+            describe.num_calls()
+        ),
+        (1, 1, 1, 0, 0)
+    );
+    assert_eq!((add.num_calls(), remove.num_calls()), (1, 1));
+}
