@@ -7,8 +7,9 @@ use lambda_runtime::Diagnostic;
 
 /// A failed request, named as the contract names it.
 ///
-/// Messages never carry request values (userNames, emails, names): only field paths,
-/// counts, operation names and the service's own reason, redacted.
+/// Messages never carry personal values (userNames, emails, phone numbers, addresses,
+/// people's names): only field paths, counts, group names, operation names and the
+/// service's own reason, redacted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The request failed validation; nothing was written.

@@ -5,7 +5,6 @@
 //! request that passes here is one the service accepts, and a bad one is refused before
 //! any call is made.
 
-use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
@@ -167,18 +166,14 @@ impl Problems {
         check(self, &format!("{path}[0]"), &items[0]);
     }
 
-    fn unique_names(&mut self, path: &str, names: &[String], max: usize, check: impl Fn(&mut Self, &str, &str)) {
+    fn names(&mut self, path: &str, names: &[String], max: usize, check: impl Fn(&mut Self, &str, &str)) {
         if names.len() > max {
             self.push(path, &format!("may list at most {max} names"));
             return;
         }
-        let mut seen = BTreeSet::new();
+        // Repeats are allowed (HR exports repeat people); the jobs act on each name once.
         for (i, name) in names.iter().enumerate() {
-            let item = format!("{path}[{i}]");
-            check(self, &item, name);
-            if !seen.insert(name.as_str()) {
-                self.push(&item, "is listed twice");
-            }
+            check(self, &format!("{path}[{i}]"), name);
         }
     }
 }
@@ -294,7 +289,7 @@ impl Validate for OnboardRequest {
             }
         });
         if let Some(groups) = &self.groups {
-            p.unique_names("groups", groups, MAX_GROUPS, |p, path, name| p.text(path, name, 1024));
+            p.names("groups", groups, MAX_GROUPS, |p, path, name| p.text(path, name, 1024));
         }
     }
 }
@@ -363,7 +358,7 @@ impl Validate for SyncRequest {
     fn validate(&self, p: &mut Problems) {
         p.text("group.displayName", &self.group.display_name, 1024);
         p.opt_text("group.description", self.group.description.as_ref());
-        p.unique_names("members", &self.members, MAX_MEMBERS, Problems::user_name);
+        p.names("members", &self.members, MAX_MEMBERS, Problems::user_name);
     }
 }
 
