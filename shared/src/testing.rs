@@ -150,7 +150,7 @@ pub mod out {
     use aws_sdk_identitystore::operation::list_users::ListUsersOutput;
     use aws_sdk_identitystore::operation::update_group::UpdateGroupOutput;
     use aws_sdk_identitystore::operation::update_user::UpdateUserOutput;
-    use aws_sdk_identitystore::types::{GroupMembership, GroupMembershipExistenceResult, MemberId, User};
+    use aws_sdk_identitystore::types::{Email, GroupMembership, GroupMembershipExistenceResult, MemberId, Name, User};
 
     use super::STORE_ID;
 
@@ -185,6 +185,24 @@ pub mod out {
             .user_name(user_name)
             .user_arn(arn("user", user_id))
             .revision("1")
+    }
+
+    /// alice.archer as stored after `onboard-user/unchanged.json`: the attributes the
+    /// fixtures give her, and nothing else.
+    pub fn stored_alice() -> DescribeUserOutput {
+        described_user("user-alice", "alice.archer")
+            .display_name("Alice Archer")
+            .name(Name::builder().given_name("Alice").family_name("Archer").build())
+            .emails(
+                Email::builder()
+                    .value("alice.archer@example.com")
+                    .r#type("work")
+                    .primary(true)
+                    .build(),
+            )
+            .title("Software Engineer")
+            .build()
+            .expect("complete")
     }
 
     pub fn updated_user(user_id: &str) -> UpdateUserOutput {

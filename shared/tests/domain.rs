@@ -52,19 +52,7 @@ fn convergence_updates_only_the_attributes_that_differ_and_keeps_unset_parts() {
 #[test]
 fn convergence_of_a_matching_user_is_empty() {
     let request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/unchanged.json")).unwrap();
-    let stored = out::described_user("user-alice", "alice.archer")
-        .display_name("Alice Archer")
-        .name(Name::builder().given_name("Alice").family_name("Archer").build())
-        .emails(
-            Email::builder()
-                .value("alice.archer@example.com")
-                .r#type("work")
-                .primary(true)
-                .build(),
-        )
-        .title("Software Engineer")
-        .build()
-        .unwrap();
+    let stored = out::stored_alice();
 
     let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
 
@@ -75,19 +63,7 @@ fn convergence_of_a_matching_user_is_empty() {
 fn a_changed_name_part_is_set_by_sub_path_and_reported_as_name() {
     let mut request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/unchanged.json")).unwrap();
     request.user.name.family_name = "Archer-Bow".into();
-    let stored = out::described_user("user-alice", "alice.archer")
-        .display_name("Alice Archer")
-        .name(Name::builder().given_name("Alice").family_name("Archer").build())
-        .emails(
-            Email::builder()
-                .value("alice.archer@example.com")
-                .r#type("work")
-                .primary(true)
-                .build(),
-        )
-        .title("Software Engineer")
-        .build()
-        .unwrap();
+    let stored = out::stored_alice();
 
     let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
 

@@ -7,7 +7,7 @@ use aws_sdk_identitystore::operation::create_group_membership::CreateGroupMember
 use aws_sdk_identitystore::operation::create_user::CreateUserError;
 use aws_sdk_identitystore::operation::get_group_id::GetGroupIdError;
 use aws_sdk_identitystore::operation::update_user::UpdateUserError;
-use aws_sdk_identitystore::types::{ConflictExceptionReason, Email, Name};
+use aws_sdk_identitystore::types::ConflictExceptionReason;
 use aws_smithy_mocks::{Rule, mock};
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
@@ -90,22 +90,6 @@ async fn a_joiner_is_created_with_its_groups_and_a_missing_group_is_created() {
     }
 }
 
-fn stored_alice() -> aws_sdk_identitystore::operation::describe_user::DescribeUserOutput {
-    out::described_user("user-alice", "alice.archer")
-        .display_name("Alice Archer")
-        .name(Name::builder().given_name("Alice").family_name("Archer").build())
-        .emails(
-            Email::builder()
-                .value("alice.archer@example.com")
-                .r#type("work")
-                .primary(true)
-                .build(),
-        )
-        .title("Software Engineer")
-        .build()
-        .unwrap()
-}
-
 fn existing_alice() -> (Rule, Rule, Rule) {
     (
         mock!(Client::create_user).then_error(|| {
@@ -114,7 +98,7 @@ fn existing_alice() -> (Rule, Rule, Rule) {
             ))
         }),
         mock!(Client::get_user_id).then_output(|| out::user_id("user-alice")),
-        mock!(Client::describe_user).then_output(stored_alice),
+        mock!(Client::describe_user).then_output(out::stored_alice),
     )
 }
 
