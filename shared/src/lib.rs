@@ -88,7 +88,15 @@ impl Service {
 
     /// The deadline an invocation's work must respect: Lambda's, less the margin.
     pub fn deadline(&self, context: &Context) -> Deadline {
-        Deadline::from_wall_clock(context.deadline(), self.config.deadline_margin)
+        let deadline = Deadline::from_lambda_deadline_ms(context.deadline, self.config.deadline_margin);
+        tracing::debug!(
+            deadline_ms = context.deadline,
+            budget_ms = deadline
+                .remaining()
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            "invocation deadline"
+        );
+        deadline
     }
 
     fn store_users_estimate(&self) -> usize {
