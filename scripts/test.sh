@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The project's test command: formatting, lints, and every test in the workspace.
-# Needs only the Rust toolchain; runs offline once the crates are fetched.
+# The project's test command. Installs what it needs into the project (Python tools in
+# .venv/, npm tools in node_modules/), then runs formatting, lints, every Rust test
+# (including the end-to-end runs through cargo lambda and the conformance run against
+# moto, which start their servers on 127.0.0.1 and stop them), and the infra checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+./scripts/bootstrap.sh
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo test --workspace --locked -- --include-ignored
+./scripts/check-infra.sh

@@ -8,6 +8,7 @@
 //! [`faults::FaultSpec`]. An admin API under `/_admin` reads request counters, sets
 //! faults at runtime, resets state and gives ExternalIds.
 
+pub mod admin;
 pub mod error;
 pub mod faults;
 pub mod server;

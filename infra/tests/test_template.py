@@ -1,0 +1,71 @@
+"""The template's wiring that the other checks take for granted."""
+
+import tomllib
+
+import pytest
+
+import infra_support as infra
+
+FUNCTIONS = sorted(infra.functions())
+
+
+def cargo_binaries():
+    out = {}
+    for manifest in sorted((infra.ROOT / "functions").glob("*/Cargo.toml")):
+        for binary in tomllib.loads(manifest.read_text(encoding="utf-8")).get("bin", []):
+            out[binary["name"]] = manifest.parent
+    return out
+
+
+def test_every_workspace_binary_is_deployed_exactly_once():
+    deployed = sorted(infra.functions().values())
+    assert deployed == sorted(cargo_binaries()), f"template binaries {deployed} vs Cargo binaries {sorted(cargo_binaries())}"
+    assert set(deployed) == set(infra.JOB_MODULES)
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_function_build_and_runtime(logical_id):
+    res = infra.resources()[logical_id]
+    props = infra.function_properties(logical_id)
+    assert res["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    assert props["Runtime"] == "provided.al2023"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "bootstrap"
+    # cargo-lambda builds in CodeUri and SAM copies target/lambda/<Binary>/bootstrap from
+    # there: it must be the workspace root, where the shared target/ directory is.
+    code = (infra.INFRA / props["CodeUri"]).resolve()
+    assert code == infra.ROOT and "[workspace]" in (code / "Cargo.toml").read_text(encoding="utf-8")
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    env = props["Environment"]["Variables"]
+    assert env["IDENTITY_STORE_ID"] == {"Ref": "IdentityStoreId"}
+    assert isinstance(props["ReservedConcurrentExecutions"], int)
+    assert 1 <= int(env["MAX_CONCURRENCY"]) <= 64
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_function_logs_to_its_own_group_with_retention(logical_id):
+    group = infra.function_properties(logical_id)["LoggingConfig"]["LogGroup"]["Ref"]
+    assert infra.resources()[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_async_invocations_end_in_the_dead_letter_queue(logical_id):
+    configs = [
+        res["Properties"]
+        for res in infra.resources("AWS::Lambda::EventInvokeConfig").values()
+        if res["Properties"]["FunctionName"] == {"Ref": logical_id}
+    ]
+    assert len(configs) == 1, f"{logical_id} needs exactly one EventInvokeConfig"
+    config = configs[0]
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert "MaximumRetryAttempts" in config and "MaximumEventAgeInSeconds" in config
+
+
+def test_every_rule_target_has_a_dead_letter_queue_and_retry_policy():
+    rules = infra.resources("AWS::Events::Rule")
+    assert rules
+    for name, rule in rules.items():
+        assert rule["Properties"]["EventPattern"]["source"] == [{"Ref": "EventSource"}], name
+        for target in rule["Properties"]["Targets"]:
+            assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}, name
+            assert {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"} <= target["RetryPolicy"].keys(), name

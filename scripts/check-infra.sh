@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Checks the deployment infrastructure (infra/) without an AWS account or network access
+# beyond the package registries: cfn-lint with the serverless rules on the SAM template,
+# asl-validator on the state machines, and the pytest suite in infra/tests (drift between
+# the infrastructure, the contract and the Rust code; EventBridge routing against a local
+# moto server on 127.0.0.1). Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/bootstrap.sh
+
+started=$SECONDS
+step() { printf '\n== %s\n' "$*"; }
+
+step "cfn-lint $(.venv/bin/cfn-lint --version | awk '{print $2}') + cfn-lint-serverless rules: infra/template.yaml"
+# The serverless rules (ES*/WS* ids) are appended as a Python module; make sure they are
+# really loaded, or the lint below would pass without them.
+rules=$(.venv/bin/cfn-lint --append-rules cfn_lint_serverless.rules --list-rules)
+if ! grep -q '^ES4000:' <<<"$rules" || ! grep -q '^WS1003:' <<<"$rules"; then
+  echo "cfn-lint did not load the cfn-lint-serverless rules" >&2
+  exit 1
+fi
+# Any error or warning fails (deliberate exceptions are per resource in the template's
+# Metadata, each with its reason).
+.venv/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- infra/template.yaml
+echo "no findings"
+
+step "asl-validator $(node_modules/.bin/asl-validator --version): infra/statemachines/*.asl.json"
+rendered=$(mktemp -d)
+trap 'rm -rf "$rendered"' EXIT
+shopt -s nullglob
+definitions=(infra/statemachines/*.asl.json)
+if [ ${#definitions[@]} -eq 0 ]; then
+  echo "no state machine definitions found" >&2
+  exit 1
+fi
+# Each file as written (placeholders in place) and as deployed (DefinitionSubstitutions
+# applied with dummy ARNs), which also fails on a placeholder without a substitution.
+written=$(.venv/bin/python infra/tests/render_asl.py "$rendered")
+mapfile -t substituted <<<"$written"
+if [ ${#substituted[@]} -ne ${#definitions[@]} ]; then
+  echo "the template deploys ${#substituted[@]} state machine(s) but infra/statemachines has ${#definitions[@]}" >&2
+  exit 1
+fi
+args=()
+for file in "${definitions[@]}" "${substituted[@]}"; do
+  args+=(--json-path "$file")
+done
+node_modules/.bin/asl-validator "${args[@]}"
+
+step "pytest: infra/tests"
+.venv/bin/pytest -q -p no:cacheprovider infra/tests
+
+printf '\ninfra checks passed in %ss\n' "$((SECONDS - started))"
