@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The main job, locally, with no AWS account: starts the Identity Store emulator and
+# the three functions under `cargo lambda watch`, runs a joiner, a repeat, a mover, a
+# roster sync, two leavers and a bad event through `cargo lambda invoke`, prints each
+# result and the store's final state, and stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/bootstrap.sh
+cargo build --quiet --bins -p turnstile-emulator -p onboard-user -p offboard-user -p sync-group
+lambda=.venv/bin/cargo-lambda
+free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+emulator_port=$(free_port)
+invoke_port=$(free_port)
+logs=$(mktemp -d)
+
+pids=()
+cleanup() {
+  # SIGINT lets cargo lambda stop the function processes it started.
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$logs"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for_port() {
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "nothing listens on 127.0.0.1:$1; logs in $logs" >&2
+  return 1
+}
+
+target/debug/identitystore-emulator --listen "127.0.0.1:$emulator_port" >"$logs/emulator.log" 2>&1 &
+pids+=($!)
+wait_for_port "$emulator_port"
+
+"$lambda" lambda watch --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$invoke_port" \
+  --env-var IDENTITY_STORE_ID=d-1234567890 \
+  --env-var AWS_REGION=eu-west-1 \
+  --env-var AWS_ACCESS_KEY_ID=emulator \
+  --env-var AWS_SECRET_ACCESS_KEY=emulator \
+  --env-var AWS_EC2_METADATA_DISABLED=true \
+  --env-var "AWS_ENDPOINT_URL_IDENTITYSTORE=http://127.0.0.1:$emulator_port" \
+  >"$logs/watch.log" 2>&1 &
+pids+=($!)
+wait_for_port "$invoke_port"
+
+echo "Identity Store emulator on http://127.0.0.1:$emulator_port; functions under cargo lambda watch on port $invoke_port"
+
+step=0
+invoke() {
+  local title=$1 function=$2 file=$3
+  step=$((step + 1))
+  printf '\n== %d. %s\n   cargo lambda invoke %s --data-file %s\n' "$step" "$title" "$function" "$file"
+  local out
+  if out=$(NO_COLOR=1 "$lambda" lambda invoke --invoke-address 127.0.0.1 --invoke-port "$invoke_port" "$function" --data-file "$file" 2>&1); then
+    .venv/bin/python -m json.tool <<<"$out" | sed 's/^/   /'
+  else
+    printf '%s\n' "$out" | grep -E '^Error:|×|│' | sed 's/^/   /'
+  fi
+}
+
+invoke "Joiner: alice.archer, with two groups" onboard-user events/onboard-user.json
+invoke "The same event again: nothing to do" onboard-user events/onboard-user.json
+invoke "Mover: new title and email, one more group" onboard-user events/onboard-user.mover.json
+invoke "Joiner: bob.baker" onboard-user events/onboard-user.bob.json
+invoke "Roster of Engineering from HR (one name nobody has)" sync-group events/sync-group.json
+invoke "Leaver, revoke: bob.baker keeps his user, loses his groups" offboard-user events/offboard-user.revoke.json
+invoke "Leaver, delete: alice.archer (EventBridge envelope form)" offboard-user events/offboard-user.envelope.json
+invoke "The same leaver again" offboard-user events/offboard-user.envelope.json
+invoke "A bad event" onboard-user events/onboard-user.invalid.json
+
+printf '\n== Final state of the identity store\n'
+.venv/bin/python - "http://127.0.0.1:$emulator_port" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+state = json.load(urllib.request.urlopen(base + "/_admin/state"))
+counters = json.load(urllib.request.urlopen(base + "/_admin/counters"))
+print(f"   Users ({len(state['users'])}):")
+for u in state["users"]:
+    print(f"     - {u['userName']:<14} {u.get('displayName') or '':<16} {u.get('title') or ''}")
+print(f"   Groups ({len(state['groups'])}):")
+for g in state["groups"]:
+    members = ", ".join(g["members"]) or "(no members)"
+    print(f"     - {g['displayName']:<14} {members}")
+writes = ("CreateUser", "UpdateUser", "DeleteUser", "CreateGroup", "UpdateGroup", "CreateGroupMembership", "DeleteGroupMembership")
+calls = sum(sum(v.values()) for v in counters["operations"].values())
+done = sum(counters["operations"].get(op, {}).get("ok", 0) for op in writes)
+print(f"   Identity Store calls: {calls}, of which successful writes: {done}")
+PY
