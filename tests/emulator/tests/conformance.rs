@@ -72,7 +72,10 @@ fn drop_missing_service_members(ours: &mut Value, theirs: &Value) -> bool {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 struct Moto {
@@ -83,7 +86,11 @@ struct Moto {
 impl Moto {
     async fn start() -> Self {
         let binary = support::workspace().join(".venv/bin/moto_server");
-        assert!(binary.exists(), "{} is missing: run ./scripts/bootstrap.sh", binary.display());
+        assert!(
+            binary.exists(),
+            "{} is missing: run ./scripts/bootstrap.sh",
+            binary.display()
+        );
         let port = free_port();
         let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -145,7 +152,13 @@ impl Side {
     fn normalise(&self, reply: &Reply) -> Value {
         if reply.status != 200 {
             let body = reply.json();
-            let code = body["__type"].as_str().unwrap_or_default().rsplit('#').next().unwrap_or_default().to_owned();
+            let code = body["__type"]
+                .as_str()
+                .unwrap_or_default()
+                .rsplit('#')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             return json!({ "error": code });
         }
         let mut text = reply.body.clone();
@@ -165,7 +178,14 @@ fn strip(value: &mut Value) {
     match value {
         Value::Object(map) => {
             map.retain(|key, v| !v.is_null() && !(key == "ExternalIds" && v.as_array().is_some_and(Vec::is_empty)));
-            for key in ["CreatedAt", "UpdatedAt", "CreatedBy", "UpdatedBy", "UserStatus", "IdentityStoreId"] {
+            for key in [
+                "CreatedAt",
+                "UpdatedAt",
+                "CreatedBy",
+                "UpdatedBy",
+                "UserStatus",
+                "IdentityStoreId",
+            ] {
                 map.remove(key);
             }
             if map.contains_key("NextToken") {
@@ -188,11 +208,27 @@ struct Step {
 }
 
 fn step(name: &'static str, operation: &'static str, body: Value) -> Step {
-    Step { name, operation, body, capture: None }
+    Step {
+        name,
+        operation,
+        body,
+        capture: None,
+    }
 }
 
-fn capture(name: &'static str, operation: &'static str, body: Value, member: &'static str, as_name: &'static str) -> Step {
-    Step { name, operation, body, capture: Some((member, as_name)) }
+fn capture(
+    name: &'static str,
+    operation: &'static str,
+    body: Value,
+    member: &'static str,
+    as_name: &'static str,
+) -> Step {
+    Step {
+        name,
+        operation,
+        body,
+        capture: Some((member, as_name)),
+    }
 }
 
 fn user(name: &str) -> Value {
@@ -215,7 +251,9 @@ fn sequence() -> Vec<Step> {
     let store = json!({ "IdentityStoreId": "{{store}}" });
     let with = |extra: Value| {
         let mut body = store.clone();
-        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
         body
     };
     vec![
@@ -227,12 +265,24 @@ fn sequence() -> Vec<Step> {
         step("find nobody", "GetUserId", by_user_name("nobody")),
         step("list users, page of one", "ListUsers", with(json!({ "MaxResults": 1 }))),
         step("list users", "ListUsers", store.clone()),
-        capture("create group", "CreateGroup", with(json!({ "DisplayName": "Engineering", "Description": "Builders" })), "GroupId", "eng"),
-        step("duplicate group", "CreateGroup", with(json!({ "DisplayName": "Engineering" }))),
+        capture(
+            "create group",
+            "CreateGroup",
+            with(json!({ "DisplayName": "Engineering", "Description": "Builders" })),
+            "GroupId",
+            "eng",
+        ),
+        step(
+            "duplicate group",
+            "CreateGroup",
+            with(json!({ "DisplayName": "Engineering" })),
+        ),
         step(
             "find group",
             "GetGroupId",
-            with(json!({ "AlternateIdentifier": { "UniqueAttribute": { "AttributePath": "displayName", "AttributeValue": "Engineering" } } })),
+            with(
+                json!({ "AlternateIdentifier": { "UniqueAttribute": { "AttributePath": "displayName", "AttributeValue": "Engineering" } } }),
+            ),
         ),
         step("describe group", "DescribeGroup", with(json!({ "GroupId": "{{eng}}" }))),
         step("list groups", "ListGroups", store.clone()),
@@ -243,17 +293,53 @@ fn sequence() -> Vec<Step> {
             "MembershipId",
             "m_alice",
         ),
-        step("duplicate membership", "CreateGroupMembership", with(json!({ "GroupId": "{{eng}}", "MemberId": { "UserId": "{{alice}}" } }))),
-        step("find membership", "GetGroupMembershipId", with(json!({ "GroupId": "{{eng}}", "MemberId": { "UserId": "{{bob}}" } }))),
-        step("describe membership", "DescribeGroupMembership", with(json!({ "MembershipId": "{{m_alice}}" }))),
-        step("is bob a member", "IsMemberInGroups", with(json!({ "MemberId": { "UserId": "{{bob}}" }, "GroupIds": ["{{eng}}"] }))),
-        step("list bob's memberships", "ListGroupMembershipsForMember", with(json!({ "MemberId": { "UserId": "{{bob}}" } }))),
-        step("remove alice", "DeleteGroupMembership", with(json!({ "MembershipId": "{{m_alice}}" }))),
-        step("list members after removal", "ListGroupMemberships", with(json!({ "GroupId": "{{eng}}" }))),
+        step(
+            "duplicate membership",
+            "CreateGroupMembership",
+            with(json!({ "GroupId": "{{eng}}", "MemberId": { "UserId": "{{alice}}" } })),
+        ),
+        step(
+            "find membership",
+            "GetGroupMembershipId",
+            with(json!({ "GroupId": "{{eng}}", "MemberId": { "UserId": "{{bob}}" } })),
+        ),
+        step(
+            "describe membership",
+            "DescribeGroupMembership",
+            with(json!({ "MembershipId": "{{m_alice}}" })),
+        ),
+        step(
+            "is bob a member",
+            "IsMemberInGroups",
+            with(json!({ "MemberId": { "UserId": "{{bob}}" }, "GroupIds": ["{{eng}}"] })),
+        ),
+        step(
+            "list bob's memberships",
+            "ListGroupMembershipsForMember",
+            with(json!({ "MemberId": { "UserId": "{{bob}}" } })),
+        ),
+        step(
+            "remove alice",
+            "DeleteGroupMembership",
+            with(json!({ "MembershipId": "{{m_alice}}" })),
+        ),
+        step(
+            "list members after removal",
+            "ListGroupMemberships",
+            with(json!({ "GroupId": "{{eng}}" })),
+        ),
         step("delete bob", "DeleteUser", with(json!({ "UserId": "{{bob}}" }))),
-        step("describe deleted bob", "DescribeUser", with(json!({ "UserId": "{{bob}}" }))),
+        step(
+            "describe deleted bob",
+            "DescribeUser",
+            with(json!({ "UserId": "{{bob}}" })),
+        ),
         step("delete group", "DeleteGroup", with(json!({ "GroupId": "{{eng}}" }))),
-        step("describe deleted group", "DescribeGroup", with(json!({ "GroupId": "{{eng}}" }))),
+        step(
+            "describe deleted group",
+            "DescribeGroup",
+            with(json!({ "GroupId": "{{eng}}" })),
+        ),
     ]
 }
 
@@ -263,8 +349,14 @@ async fn the_emulator_agrees_with_moto_except_where_moto_departs_from_the_refere
     let emulator = Emulator::start(Options::default()).await.expect("emulator");
     let moto = Moto::start().await;
     let mut sides = [
-        Side { admin: Admin::new(emulator.addr), ids: BTreeMap::from([("store".into(), "d-1234567890".into())]) },
-        Side { admin: Admin::new(moto.addr), ids: BTreeMap::from([("store".into(), "d-1234567890".into())]) },
+        Side {
+            admin: Admin::new(emulator.addr),
+            ids: BTreeMap::from([("store".into(), "d-1234567890".into())]),
+        },
+        Side {
+            admin: Admin::new(moto.addr),
+            ids: BTreeMap::from([("store".into(), "d-1234567890".into())]),
+        },
     ];
 
     let mut differences: BTreeMap<&str, (Value, Value)> = BTreeMap::new();
@@ -292,7 +384,10 @@ async fn the_emulator_agrees_with_moto_except_where_moto_departs_from_the_refere
     }
     drop(moto);
 
-    println!("conformance: {compared} steps compared, {} known moto deviation(s):", MOTO_DEVIATIONS.len());
+    println!(
+        "conformance: {compared} steps compared, {} known moto deviation(s):",
+        MOTO_DEVIATIONS.len()
+    );
     for (name, why) in MOTO_DEVIATIONS {
         println!("  - {name}: {why}");
     }
@@ -301,9 +396,19 @@ async fn the_emulator_agrees_with_moto_except_where_moto_departs_from_the_refere
         .filter(|(name, _)| !MOTO_DEVIATIONS.iter().any(|(known, _)| known == *name))
         .map(|(name, (ours, theirs))| format!("{name}:\n  emulator: {ours}\n  moto:     {theirs}"))
         .collect();
-    let vanished: Vec<&str> =
-        MOTO_DEVIATIONS.iter().map(|(name, _)| *name).filter(|name| !differences.contains_key(name)).collect();
-    assert!(unexplained.is_empty(), "unexplained differences:\n{}", unexplained.join("\n"));
-    assert!(vanished.is_empty(), "listed deviations no longer seen (moto fixed them?): {vanished:?}");
+    let vanished: Vec<&str> = MOTO_DEVIATIONS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !differences.contains_key(name))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "unexplained differences:\n{}",
+        unexplained.join("\n")
+    );
+    assert!(
+        vanished.is_empty(),
+        "listed deviations no longer seen (moto fixed them?): {vanished:?}"
+    );
     emulator.stop().await;
 }
