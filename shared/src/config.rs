@@ -34,6 +34,9 @@ pub struct Config {
     /// `EXPECTED_STORE_USERS` (default 1000): how many users the store holds, to price
     /// resolving a roster by ListUsers against one GetUserId per name.
     pub expected_store_users: usize,
+    /// `CALLS_PER_SECOND` (default 20): the most calls per second this execution
+    /// environment sends to any one Identity Store API; 0 turns pacing off.
+    pub calls_per_second: u32,
     /// `DEADLINE_MARGIN_MS` (default 1000): time kept back from the Lambda deadline to
     /// return an error instead of being killed by the timeout.
     pub deadline_margin: Duration,
@@ -49,6 +52,7 @@ impl Config {
             max_removals: 50,
             write_concurrency: 8,
             expected_store_users: 1000,
+            calls_per_second: 20,
             deadline_margin: Duration::from_secs(1),
         }
     }
@@ -81,6 +85,7 @@ impl Config {
         config.create_missing_groups = boolean(&lookup, "CREATE_MISSING_GROUPS", true)?;
         config.max_removals = number(&lookup, "MAX_REMOVALS", 50, 0..=1_000_000)?;
         config.write_concurrency = number(&lookup, "MAX_CONCURRENCY", 8, 1..=64)?;
+        config.calls_per_second = number(&lookup, "CALLS_PER_SECOND", 20, 0..=1000)?;
         config.expected_store_users = number(&lookup, "EXPECTED_STORE_USERS", 1000, 0..=100_000_000)?;
         config.deadline_margin = Duration::from_millis(number(&lookup, "DEADLINE_MARGIN_MS", 1000, 0..=60_000)?);
         Ok(config)

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fault;
 pub mod offboard;
 pub mod onboard;
+pub mod pace;
 mod redact;
 pub mod request;
 pub mod retry;
@@ -74,7 +75,8 @@ impl Service {
     }
 
     pub fn new(client: aws_sdk_identitystore::Client, config: Config) -> Self {
-        let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry);
+        let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry)
+            .with_pacing(config.calls_per_second);
         Self {
             config,
             store,

@@ -59,7 +59,8 @@ impl Deadline {
         self.0.map(|at| at.saturating_duration_since(Instant::now()))
     }
 
-    fn allows_wait(&self, wait: Duration) -> bool {
+    /// Whether waiting `wait` from now still ends before the deadline.
+    pub fn allows_wait(&self, wait: Duration) -> bool {
         self.0.is_none_or(|at| Instant::now() + wait < at)
     }
 }

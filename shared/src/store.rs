@@ -18,6 +18,7 @@ use aws_smithy_types::Document;
 
 use crate::Error;
 use crate::fault::{Classify, Fault, classify_sdk};
+use crate::pace::{Pacer, PastDeadline};
 use crate::retry::{Deadline, Exhausted, RetryPolicy};
 
 /// Page size for every list call: the API's maximum, so a listing costs the fewest calls.
@@ -54,6 +55,7 @@ pub struct IdentityStore {
     client: Client,
     store_id: String,
     retry: RetryPolicy,
+    pacer: std::sync::Arc<Pacer>,
 }
 
 type Sdk<E> = SdkError<E, HttpResponse>;
@@ -66,6 +68,38 @@ impl IdentityStore {
             client,
             store_id: store_id.into(),
             retry,
+            pacer: std::sync::Arc::new(Pacer::new(0)),
+        }
+    }
+
+    /// Paces every API at `calls_per_second` (0: no pacing). See [`crate::pace`].
+    #[must_use]
+    pub fn with_pacing(mut self, calls_per_second: u32) -> Self {
+        self.pacer = std::sync::Arc::new(Pacer::new(calls_per_second));
+        self
+    }
+
+    /// Waits for `operation`'s pacing slot; a slot past the deadline is a throttle the
+    /// retry policy then gives up on.
+    async fn paced(&self, operation: &'static str, deadline: Deadline) -> Result<(), Fault> {
+        self.pacer
+            .ready(operation, deadline)
+            .await
+            .map_err(|PastDeadline(wait)| Fault::Throttling {
+                retry_after: None,
+                message: format!(
+                    "client-side pacing has no slot before the deadline (next in {} ms)",
+                    wait.as_millis()
+                ),
+            })
+    }
+
+    /// Tells the pacer how a call went.
+    fn observe<T>(&self, operation: &'static str, result: &Result<T, Fault>) {
+        match result {
+            Ok(_) => self.pacer.succeeded(operation),
+            Err(fault @ Fault::Throttling { .. }) => self.pacer.throttled(operation, fault.retry_after()),
+            Err(_) => {}
         }
     }
 
@@ -84,7 +118,12 @@ impl IdentityStore {
         E: Classify + ProvideErrorMetadata,
     {
         self.retry
-            .run(operation, deadline, || async { send().await.map_err(classify_sdk) })
+            .run(operation, deadline, || async {
+                self.paced(operation, deadline).await?;
+                let result = send().await.map_err(classify_sdk);
+                self.observe(operation, &result);
+                result
+            })
             .await
     }
 
@@ -106,7 +145,15 @@ impl IdentityStore {
         let mut failed = 0;
         loop {
             let mut pages = pages_from(resume.clone());
+            // The paginator sends a request for the first page and for each page after
+            // one that carried a token; only those take a pacing slot.
+            let mut sends = true;
             let fault = loop {
+                if sends {
+                    if let Err(fault) = self.paced(operation, deadline).await {
+                        break fault;
+                    }
+                }
                 let next = match deadline.remaining() {
                     None => pages.next().await,
                     Some(left) => match tokio::time::timeout(left, pages.next()).await {
@@ -121,12 +168,20 @@ impl IdentityStore {
                 match next {
                     None => return Ok(items),
                     Some(Ok(page)) => {
+                        self.pacer.succeeded(operation);
                         let (batch, token) = split(page);
                         items.extend(batch);
+                        sends = token.is_some();
                         resume = token;
                         failed = 0;
                     }
-                    Some(Err(err)) => break classify_sdk(err),
+                    Some(Err(err)) => {
+                        let failed_page = Err(classify_sdk(err));
+                        self.observe::<()>(operation, &failed_page);
+                        if let Err(fault) = failed_page {
+                            break fault;
+                        }
+                    }
                 }
             };
             failed += 1;

@@ -69,6 +69,19 @@ pub fn choose_resolution(mode: SyncMode, names: usize, current: usize, store_use
     }
 }
 
+/// The resolution, when the group's member count cannot change the choice: for add
+/// and remove (no removal needs a name), and for a replace whose names alone already
+/// cost more lookups than the whole listing (removals only add lookups).
+pub fn choose_resolution_early(mode: SyncMode, names: usize, store_users: usize) -> Option<Resolution> {
+    let listing = choose_resolution(SyncMode::Add, names, 0, store_users);
+    match (mode, listing) {
+        (SyncMode::Add | SyncMode::Remove, strategy) | (SyncMode::Replace, strategy @ Resolution::ListUsers) => {
+            Some(strategy)
+        }
+        (SyncMode::Replace, Resolution::Lookup) => None,
+    }
+}
+
 impl Service {
     /// Ensures the group, resolves the listed userNames, and writes only the difference
     /// between the roster and the group.
@@ -98,22 +111,15 @@ impl Service {
             result.status = SyncStatus::NotFound;
             return Ok(result);
         }
-        let mut description_update = None;
-        let current: Vec<Membership> = match &existing {
-            Some(id) => {
-                if let Some(wanted) = &group.description {
-                    let stored = self.store.describe_group(deadline, id).await?.ok_or_else(vanished)?;
-                    if stored.description() != Some(wanted.as_str()) {
-                        description_update = Some(wanted.clone());
-                    }
-                }
-                self.store.memberships_of_group(deadline, id).await?
-            }
-            None => Vec::new(),
-        };
-
-        let strategy = choose_resolution(mode, names.len(), current.len(), self.store_users_estimate());
-        let directory = self.resolve(deadline, strategy, &names).await?;
+        let (description_update, current, directory) = self
+            .survey(
+                deadline,
+                existing.as_deref(),
+                group.description.as_deref(),
+                mode,
+                &names,
+            )
+            .await?;
         let Diff {
             to_add,
             to_remove,
@@ -128,12 +134,12 @@ impl Service {
             });
         }
 
-        result.removed = self.removed_names(deadline, &current, &to_remove).await?;
         result.added = to_add.iter().map(|(name, _)| name.clone()).collect();
         result.unchanged = current.len() - to_remove.len();
         result.group_id.clone_from(&existing);
 
         if dry_run {
+            result.removed = self.removed_names(deadline, &current, &to_remove).await?;
             result.status = SyncStatus::Planned;
             return Ok(result);
         }
@@ -160,7 +166,13 @@ impl Service {
                 .expect("the path is set");
             self.store.update_group(deadline, &group_id, &[op]).await?;
         }
-        self.apply(deadline, &group_id, &to_add, &to_remove).await?;
+        // Naming the removed members (DescribeUser) uses another API than the writes, so
+        // the two run side by side.
+        let (removed, ()) = futures_util::try_join!(
+            self.removed_names(deadline, &current, &to_remove),
+            self.apply(deadline, &group_id, &to_add, &to_remove),
+        )?;
+        result.removed = removed;
 
         let wrote = wrote_description || !to_add.is_empty() || !to_remove.is_empty();
         if result.status != SyncStatus::Created && wrote {
@@ -172,7 +184,7 @@ impl Service {
             added = result.added.len(),
             removed = result.removed.len(),
             unresolved = result.unresolved.len(),
-            ?strategy,
+            listed_users = directory.by_id.is_some(),
             "roster synced"
         );
         Ok(result)
@@ -238,6 +250,54 @@ impl Service {
             .buffer_unordered(self.config.write_concurrency)
             .try_collect::<()>()
             .await
+    }
+
+    /// What the plan needs: the description to write, the group's members and the
+    /// roster's user ids. They come from different APIs, so they are fetched side by
+    /// side whenever the resolution can be chosen before the members are counted.
+    async fn survey(
+        &self,
+        deadline: Deadline,
+        group_id: Option<&str>,
+        description: Option<&str>,
+        mode: SyncMode,
+        names: &[String],
+    ) -> Result<(Option<String>, Vec<Membership>, Directory), Error> {
+        let estimate = self.store_users_estimate();
+        let Some(id) = group_id else {
+            let strategy = choose_resolution(mode, names.len(), 0, estimate);
+            return Ok((None, Vec::new(), self.resolve(deadline, strategy, names).await?));
+        };
+        let group_state = async {
+            futures_util::try_join!(
+                self.description_update(deadline, id, description),
+                self.store.memberships_of_group(deadline, id),
+            )
+        };
+        if let Some(strategy) = choose_resolution_early(mode, names.len(), estimate) {
+            let ((description, current), directory) =
+                futures_util::try_join!(group_state, self.resolve(deadline, strategy, names))?;
+            return Ok((description, current, directory));
+        }
+        let (description, current) = group_state.await?;
+        let strategy = choose_resolution(mode, names.len(), current.len(), estimate);
+        Ok((description, current, self.resolve(deadline, strategy, names).await?))
+    }
+
+    /// The description to write, when the request gives one that differs.
+    async fn description_update(
+        &self,
+        deadline: Deadline,
+        group_id: &str,
+        wanted: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        let Some(wanted) = wanted else { return Ok(None) };
+        let stored = self
+            .store
+            .describe_group(deadline, group_id)
+            .await?
+            .ok_or_else(vanished)?;
+        Ok((stored.description() != Some(wanted)).then(|| wanted.to_owned()))
     }
 
     async fn resolve(&self, deadline: Deadline, strategy: Resolution, names: &[String]) -> Result<Directory, Error> {

@@ -26,9 +26,10 @@ pub fn client(rules: &[&Rule]) -> Client {
         .retry_config(aws_config::retry::RetryConfig::disabled()))
 }
 
-/// Default configuration, quick backoff.
+/// Default configuration, quick backoff, no pacing (a mock has no quota).
 pub fn config() -> Config {
     let mut config = Config::new(STORE_ID);
+    config.calls_per_second = 0;
     config.retry.base_delay = Duration::from_millis(1);
     config.retry.max_delay = Duration::from_millis(5);
     config

@@ -6,7 +6,7 @@ use aws_sdk_identitystore::types::{Email, Name};
 use aws_smithy_mocks::mock;
 use pretty_assertions::assert_eq;
 use turnstile::request::SyncMode;
-use turnstile::sync::{Resolution, choose_resolution};
+use turnstile::sync::{Resolution, choose_resolution, choose_resolution_early};
 use turnstile::testing::{self, out};
 use turnstile::{Deadline, OnboardRequest, SyncRequest};
 
@@ -88,6 +88,26 @@ fn resolution_picks_whichever_costs_fewer_calls() {
     assert_eq!(choose_resolution(SyncMode::Add, 0, 500, 400), Resolution::Lookup);
     // A store of at most 100 users is one page, cheaper than two lookups.
     assert_eq!(choose_resolution(SyncMode::Replace, 2, 0, 50), Resolution::ListUsers);
+}
+
+#[test]
+fn resolution_is_chosen_before_counting_members_only_when_the_count_cannot_matter() {
+    // 5,000 names, 6,000 users: listing wins whatever the removals.
+    assert_eq!(
+        choose_resolution_early(SyncMode::Replace, 5000, 6000),
+        Some(Resolution::ListUsers)
+    );
+    // 3 names: lookups win unless the group holds many members to remove.
+    assert_eq!(choose_resolution_early(SyncMode::Replace, 3, 1000), None);
+    // add and remove never name removals by lookup.
+    assert_eq!(
+        choose_resolution_early(SyncMode::Add, 3, 1000),
+        Some(Resolution::Lookup)
+    );
+    assert_eq!(
+        choose_resolution_early(SyncMode::Remove, 500, 1000),
+        Some(Resolution::ListUsers)
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,268 @@
+//! The call budgets the product promises, counted by the emulator per API. A change
+//! that adds calls fails here.
+//!
+//! - joiner with G existing groups: at most 1 + 2G calls;
+//! - unchanged re-onboard with G groups: at most G + 4 calls and no write;
+//! - leaver with M memberships (M <= 100): at most M + 3 calls;
+//! - sync-group replace: at most 2 + ceil(M/100) + min(N + R, ceil(U/100)) + D calls.
+
+use aws_sdk_identitystore::Client;
+use aws_sdk_identitystore::config::Credentials;
+use aws_sdk_identitystore::types::{MemberId, Name};
+use serde_json::{Value, json};
+use turnstile::{Config, Deadline, Service};
+use turnstile_emulator::admin::Admin;
+use turnstile_emulator::{Counters, Emulator, Options};
+
+const STORE: &str = "d-1234567890";
+
+struct Bench {
+    _emulator: Emulator,
+    client: Client,
+    admin: Admin,
+}
+
+impl Bench {
+    async fn start() -> Self {
+        let emulator = Emulator::start(Options::default()).await.expect("emulator");
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .endpoint_url(emulator.endpoint())
+            .load()
+            .await;
+        let client = turnstile::sdk_client(&shared);
+        let admin = Admin::new(emulator.addr);
+        Self {
+            _emulator: emulator,
+            client,
+            admin,
+        }
+    }
+
+    fn service(&self, adjust: impl FnOnce(&mut Config)) -> Service {
+        let mut config = Config::new(STORE);
+        adjust(&mut config);
+        Service::new(self.client.clone(), config)
+    }
+
+    async fn user(&self, name: &str) -> String {
+        self.client
+            .create_user()
+            .identity_store_id(STORE)
+            .user_name(name)
+            .display_name(name)
+            .name(Name::builder().given_name("G").family_name("F").build())
+            .send()
+            .await
+            .expect("user")
+            .user_id
+    }
+
+    async fn group(&self, name: &str) -> String {
+        self.client
+            .create_group()
+            .identity_store_id(STORE)
+            .display_name(name)
+            .send()
+            .await
+            .expect("group")
+            .group_id
+    }
+
+    async fn member(&self, group: &str, user: &str) {
+        self.client
+            .create_group_membership()
+            .identity_store_id(STORE)
+            .group_id(group)
+            .member_id(MemberId::UserId(user.to_owned()))
+            .send()
+            .await
+            .expect("membership");
+    }
+
+    /// Counts from here on.
+    async fn count_from_now(&self) {
+        self.admin.reset_counters().await.expect("counters reset");
+    }
+
+    async fn counters(&self) -> Counters {
+        self.admin.counters().await.expect("counters")
+    }
+}
+
+fn joiner(groups: &[&str]) -> Value {
+    json!({
+        "user": {
+            "userName": "joiner",
+            "displayName": "Joiner",
+            "name": { "givenName": "Jo", "familyName": "Iner" },
+            "emails": [{ "value": "joiner@example.com", "type": "work", "primary": true }],
+            "title": "Engineer"
+        },
+        "groups": groups
+    })
+}
+
+#[tokio::test]
+async fn a_joiner_with_g_existing_groups_costs_at_most_1_plus_2g_calls() {
+    let bench = Bench::start().await;
+    let groups = ["g1", "g2", "g3", "g4"];
+    for g in groups {
+        bench.group(g).await;
+    }
+    let service = bench.service(|_| {});
+    bench.count_from_now().await;
+
+    let result = service
+        .onboard(Deadline::unbounded(), turnstile::decode(joiner(&groups)).unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(result.groups.added.len(), 4);
+    let counters = bench.counters().await;
+    assert!(
+        counters.total() <= 1 + 2 * 4,
+        "{} calls: {counters:?}",
+        counters.total()
+    );
+}
+
+#[tokio::test]
+async fn an_unchanged_re_onboard_costs_at_most_g_plus_4_calls_and_writes_nothing() {
+    let bench = Bench::start().await;
+    let groups = ["g1", "g2", "g3", "g4", "g5"];
+    let service = bench.service(|_| {});
+    let event = joiner(&groups);
+    service
+        .onboard(Deadline::unbounded(), turnstile::decode(event.clone()).unwrap())
+        .await
+        .unwrap();
+    bench.count_from_now().await;
+
+    let result = service
+        .onboard(Deadline::unbounded(), turnstile::decode(event).unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(result.status, turnstile::OnboardStatus::Unchanged);
+    let counters = bench.counters().await;
+    assert!(counters.total() <= 5 + 4, "{} calls: {counters:?}", counters.total());
+    assert_eq!(counters.writes(), 0, "{counters:?}");
+}
+
+#[tokio::test]
+async fn a_leaver_with_m_memberships_costs_at_most_m_plus_3_calls_in_either_mode() {
+    for mode in ["delete", "revoke"] {
+        let bench = Bench::start().await;
+        let user = bench.user("leaver").await;
+        for i in 0..7 {
+            let group = bench.group(&format!("g{i}")).await;
+            bench.member(&group, &user).await;
+        }
+        let service = bench.service(|_| {});
+        bench.count_from_now().await;
+
+        let request = turnstile::decode(json!({ "userName": "leaver", "mode": mode })).unwrap();
+        let result = service.offboard(Deadline::unbounded(), request).await.unwrap();
+
+        assert_eq!(result.removed_memberships, 7);
+        let counters = bench.counters().await;
+        assert!(
+            counters.total() <= 7 + 3,
+            "{mode}: {} calls: {counters:?}",
+            counters.total()
+        );
+    }
+}
+
+/// 2 + ceil(M/100) + min(N + R, ceil(U/100)) + D, in the letters.
+#[allow(clippy::many_single_char_names)]
+fn budget(m: u64, n: u64, r: u64, u: u64, d: u64) -> u64 {
+    2 + m.div_ceil(100) + (n + r).min(u.div_ceil(100)) + d
+}
+
+/// Sets up `users` users `u000`.. and a group `roster` holding the first `members`.
+async fn store_with(bench: &Bench, users: usize, members: usize) {
+    let mut ids = Vec::new();
+    for i in 0..users {
+        ids.push(bench.user(&format!("u{i:03}")).await);
+    }
+    let group = bench.group("roster").await;
+    for id in &ids[..members] {
+        bench.member(&group, id).await;
+    }
+}
+
+#[tokio::test]
+async fn a_small_replace_resolved_by_listing_users_costs_at_most_its_budget() {
+    // U = 12 users; the group has 6 members; the roster keeps 4, adds 3, names 1 nobody has.
+    let bench = Bench::start().await;
+    store_with(&bench, 12, 6).await;
+    let service = bench.service(|c| c.expected_store_users = 12);
+    bench.count_from_now().await;
+
+    let request = turnstile::decode(json!({
+        "group": { "displayName": "roster" },
+        "members": ["u000", "u001", "u002", "u003", "u006", "u007", "u008", "nobody"]
+    }))
+    .unwrap();
+    let result = service.sync_group(Deadline::unbounded(), request).await.unwrap();
+
+    assert_eq!(
+        (result.added.len(), result.removed.len(), result.unresolved.len()),
+        (3, 2, 1)
+    );
+    let counters = bench.counters().await;
+    assert_eq!(counters.calls("ListUsers"), 1, "{counters:?}");
+    assert!(
+        counters.total() <= budget(6, 8, 2, 12, 5),
+        "{} calls: {counters:?}",
+        counters.total()
+    );
+}
+
+#[tokio::test]
+async fn a_small_replace_in_a_large_store_resolved_by_lookups_costs_at_most_its_budget() {
+    // U = 350 users (4 pages); the group has 2 members; the roster keeps 1 and adds 1.
+    let bench = Bench::start().await;
+    store_with(&bench, 350, 2).await;
+    let service = bench.service(|c| c.expected_store_users = 350);
+    bench.count_from_now().await;
+
+    let request =
+        turnstile::decode(json!({ "group": { "displayName": "roster" }, "members": ["u000", "u100"] })).unwrap();
+    let result = service.sync_group(Deadline::unbounded(), request).await.unwrap();
+
+    assert_eq!((result.added.len(), result.removed.len()), (1, 1));
+    let counters = bench.counters().await;
+    assert_eq!(counters.calls("ListUsers"), 0, "{counters:?}");
+    assert!(
+        counters.total() <= budget(2, 2, 1, 350, 2),
+        "{} calls: {counters:?}",
+        counters.total()
+    );
+}
+
+#[tokio::test]
+async fn a_replace_into_a_missing_group_costs_at_most_its_budget() {
+    let bench = Bench::start().await;
+    for i in 0..5 {
+        bench.user(&format!("u{i}")).await;
+    }
+    let service = bench.service(|c| c.expected_store_users = 5);
+    bench.count_from_now().await;
+
+    let request =
+        turnstile::decode(json!({ "group": { "displayName": "new" }, "members": ["u0", "u1", "u2", "u3", "u4"] }))
+            .unwrap();
+    let result = service.sync_group(Deadline::unbounded(), request).await.unwrap();
+
+    assert_eq!(result.status, turnstile::SyncStatus::Created);
+    let counters = bench.counters().await;
+    assert!(
+        counters.total() <= budget(0, 5, 0, 5, 5),
+        "{} calls: {counters:?}",
+        counters.total()
+    );
+}
