@@ -40,6 +40,7 @@ def test_function_build_and_runtime(logical_id):
     assert env["IDENTITY_STORE_ID"] == {"Ref": "IdentityStoreId"}
     assert isinstance(props["ReservedConcurrentExecutions"], int)
     assert 1 <= int(env["MAX_CONCURRENCY"]) <= 64
+    assert 1 <= int(env["CALLS_PER_SECOND"]) <= 20
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
