@@ -25,7 +25,7 @@ use lambda_runtime::Context;
 pub use offboard::{OffboardResult, OffboardStatus};
 pub use onboard::{OnboardResult, OnboardStatus};
 pub use redact::redact;
-pub use request::{OffboardRequest, OnboardRequest, SyncRequest, decode};
+pub use request::{OffboardRequest, OnboardRequest, SyncRequest, decode, decode_json};
 pub use retry::{Deadline, RetryPolicy};
 pub use store::IdentityStore;
 pub use sync::{SyncResult, SyncStatus};

@@ -32,6 +32,19 @@ static TEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// Names the service reserves for itself.
 const RESERVED_NAMES: [&str; 2] = ["Administrator", "AWSAdministrators"];
 
+/// Turns a Lambda payload, as the raw JSON text the runtime received, into a validated
+/// request.
+///
+/// The functions take the payload raw (`Box<RawValue>`, which the runtime reads without
+/// a nesting limit) and parse it here, so that a payload serde_json refuses (nested past
+/// its recursion limit, say) is this function's `InvalidEvent`, not the runtime's own
+/// deserialization error, whose `errorType` would be a Rust type name.
+pub fn decode_json<T: DeserializeOwned + Validate>(text: &str) -> Result<T, Error> {
+    let event: Value = serde_json::from_str(text)
+        .map_err(|err| Error::InvalidEvent(format!("the event is not JSON this function can read: {}", redact(&err.to_string()))))?;
+    decode(event)
+}
+
 /// Turns a Lambda payload into a validated request: the `detail` of an EventBridge
 /// envelope, or the detail itself.
 pub fn decode<T: DeserializeOwned + Validate>(event: Value) -> Result<T, Error> {

@@ -13,6 +13,7 @@ use aws_sdk_identitystore::types::error::{
 use aws_smithy_mocks::{Rule, RuleMode, mock_client};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{Config, Service};
 
@@ -57,9 +58,16 @@ pub fn context(budget: Duration) -> Context {
     context
 }
 
-/// An invocation with a minute to run.
-pub fn event(payload: Value) -> LambdaEvent<Value> {
-    LambdaEvent::new(payload, context(Duration::from_secs(60)))
+/// An invocation with a minute to run, its payload raw as the functions take it.
+#[allow(clippy::needless_pass_by_value, reason = "callers build the payload in the call")]
+pub fn event(payload: Value) -> LambdaEvent<Box<RawValue>> {
+    raw_event(&payload.to_string(), context(Duration::from_secs(60)))
+}
+
+/// An invocation of any JSON text the runtime would accept, with `context`.
+pub fn raw_event(text: &str, context: Context) -> LambdaEvent<Box<RawValue>> {
+    let payload = RawValue::from_string(text.to_owned()).expect("the runtime hands over valid JSON only");
+    LambdaEvent::new(payload, context)
 }
 
 /// The workspace's `tests/fixtures` folder.

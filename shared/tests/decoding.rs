@@ -128,3 +128,24 @@ fn the_example_events_decode_and_the_bad_one_does_not() {
         assert_eq!(ok, !name.contains(".invalid."), "{name}");
     }
 }
+
+/// What lambda_runtime 1.5 does with the payload before the handler sees it.
+fn as_the_runtime_reads_it(body: &[u8]) -> Result<Box<serde_json::value::RawValue>, String> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_payload_nested_past_serde_jsons_limit_reaches_the_handler_and_is_invalid_event() {
+    let depth = 10_000;
+    let deep = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let raw = as_the_runtime_reads_it(deep.as_bytes()).expect("the runtime hands the raw payload over");
+    let error = turnstile::decode_json::<OnboardRequest>(raw.get()).unwrap_err();
+    assert_eq!(error.error_type(), "InvalidEvent");
+    assert!(error.to_string().contains("recursion limit"), "{error}");
+
+    let nested_object = format!("{}{}", "{\"a\":".repeat(depth), "1".to_owned() + &"}".repeat(depth));
+    let raw = as_the_runtime_reads_it(nested_object.as_bytes()).expect("raw");
+    let error = turnstile::decode_json::<SyncRequest>(raw.get()).unwrap_err();
+    assert_eq!(error.error_type(), "InvalidEvent");
+}
