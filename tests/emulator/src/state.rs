@@ -537,29 +537,13 @@ impl Store {
                 }
             }
         }
-        let new_name = attributes
-            .get("UserName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let old_name = self.users[&id]
-            .attributes
-            .get("UserName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if new_name != old_name {
-            if self.index.user_by_name.contains_key(&new_name) {
-                return Err(ApiError::uniqueness("Duplicate UserName"));
-            }
-            self.index.user_by_name.remove(&old_name);
-            self.index.user_by_name.insert(new_name, id.clone());
-        }
-        let user = self.users.get_mut(&id).expect("checked above");
-        user.attributes = attributes;
-        user.revision += 1;
-        user.updated_at = now();
-        let revision = user.revision.to_string();
+        let revision = commit_update(
+            &mut self.users,
+            &mut self.index.user_by_name,
+            &id,
+            attributes,
+            ("UserName", "Duplicate UserName"),
+        )?;
         Ok(
             json!({ "IdentityStoreId": self.identity_store_id, "UserId": id, "UserArn": arn("user", &id), "Revision": revision }),
         )
@@ -798,29 +782,13 @@ impl Store {
                 }
             }
         }
-        let new_name = attributes
-            .get("DisplayName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let old_name = self.groups[&id]
-            .attributes
-            .get("DisplayName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if new_name != old_name {
-            if self.index.group_by_name.contains_key(&new_name) {
-                return Err(ApiError::uniqueness("Duplicate GroupDisplayName"));
-            }
-            self.index.group_by_name.remove(&old_name);
-            self.index.group_by_name.insert(new_name, id.clone());
-        }
-        let group = self.groups.get_mut(&id).expect("checked above");
-        group.attributes = attributes;
-        group.revision += 1;
-        group.updated_at = now();
-        let revision = group.revision.to_string();
+        let revision = commit_update(
+            &mut self.groups,
+            &mut self.index.group_by_name,
+            &id,
+            attributes,
+            ("DisplayName", "Duplicate GroupDisplayName"),
+        )?;
         Ok(
             json!({ "IdentityStoreId": self.identity_store_id, "GroupId": id, "GroupArn": arn("group", &id), "Revision": revision }),
         )
@@ -1092,6 +1060,38 @@ impl Store {
 enum Alternate<'a> {
     Unique(&'a str, &'a str),
     External(&'a str, &'a str),
+}
+
+/// Stores updated attributes of a user or group: re-claims its unique name when the
+/// update changed it (a name another record holds is a uniqueness conflict) and bumps
+/// the revision, which it returns.
+fn commit_update(
+    records: &mut BTreeMap<String, Record>,
+    by_name: &mut HashMap<String, String>,
+    id: &str,
+    attributes: Map<String, Value>,
+    (name_key, conflict): (&str, &str),
+) -> Result<String, ApiError> {
+    let name_of = |attributes: &Map<String, Value>| {
+        attributes
+            .get(name_key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let record = records.get_mut(id).ok_or_else(|| ApiError::internal(None))?;
+    let (old_name, new_name) = (name_of(&record.attributes), name_of(&attributes));
+    if new_name != old_name {
+        if by_name.contains_key(&new_name) {
+            return Err(ApiError::uniqueness(conflict));
+        }
+        by_name.remove(&old_name);
+        by_name.insert(new_name, id.to_owned());
+    }
+    record.attributes = attributes;
+    record.revision += 1;
+    record.updated_at = now();
+    Ok(record.revision.to_string())
 }
 
 fn has_external_id(record: &Record, issuer: &str, id: &str) -> bool {
