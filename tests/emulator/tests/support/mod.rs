@@ -42,7 +42,8 @@ fn free_port() -> u16 {
 }
 
 /// One watcher at a time: parallel watchers would build into the same target
-/// directory and wait on each other's locks.
+/// directory and wait on each other's locks. (The watcher builds into the workspace's
+/// own target directory: `cargo test` holds no lock on it while tests run.)
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `cargo lambda watch` serving the three functions.
@@ -83,7 +84,6 @@ impl Watch {
             ])
             .arg(port.to_string())
             .current_dir(workspace())
-            .env("CARGO_TARGET_DIR", workspace().join("target/e2e"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
