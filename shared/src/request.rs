@@ -40,8 +40,12 @@ const RESERVED_NAMES: [&str; 2] = ["Administrator", "AWSAdministrators"];
 /// its recursion limit, say) is this function's `InvalidEvent`, not the runtime's own
 /// deserialization error, whose `errorType` would be a Rust type name.
 pub fn decode_json<T: DeserializeOwned + Validate>(text: &str) -> Result<T, Error> {
-    let event: Value = serde_json::from_str(text)
-        .map_err(|err| Error::InvalidEvent(format!("the event is not JSON this function can read: {}", redact(&err.to_string()))))?;
+    let event: Value = serde_json::from_str(text).map_err(|err| {
+        Error::InvalidEvent(format!(
+            "the event is not JSON this function can read: {}",
+            redact(&err.to_string())
+        ))
+    })?;
     decode(event)
 }
 
@@ -49,6 +53,11 @@ pub fn decode_json<T: DeserializeOwned + Validate>(text: &str) -> Result<T, Erro
 /// envelope, or the detail itself.
 pub fn decode<T: DeserializeOwned + Validate>(event: Value) -> Result<T, Error> {
     let detail = detail_of(event)?;
+    // serde also reads a struct from an array of its values in field order; the
+    // contract's objects are objects.
+    for path in T::OBJECTS {
+        require_objects(&detail, path, path)?;
+    }
     let request: T = serde_path_to_error::deserialize(detail).map_err(|err| {
         let path = err.path().to_string();
         let message = redact_decoding(&err.into_inner().to_string());
@@ -104,7 +113,46 @@ fn detail_of(event: Value) -> Result<Value, Error> {
 
 /// Checks a decoded request against the contract's and the API's limits.
 pub trait Validate {
+    /// Paths (`a.b`, `a[]` for every item) that must hold JSON objects when present.
+    const OBJECTS: &'static [&'static str];
+
     fn validate(&self, problems: &mut Problems);
+}
+
+fn require_objects(value: &Value, rest: &str, path: &str) -> Result<(), Error> {
+    let (head, tail) = rest.split_once('.').unwrap_or((rest, ""));
+    let (key, every_item) = head.strip_suffix("[]").map_or((head, false), |k| (k, true));
+    let Some(child) = value.get(key).filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let targets: Vec<&Value> = match (every_item, child) {
+        (true, Value::Array(items)) => items.iter().collect(),
+        (true, _) => return Ok(()),
+        (false, child) => vec![child],
+    };
+    for target in targets {
+        if tail.is_empty() {
+            if !target.is_object() {
+                return Err(Error::InvalidEvent(format!("{path}: must be a JSON object")));
+            }
+        } else {
+            require_objects(target, tail, path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads an enum from its JSON string only (serde would also take `{"name": null}`).
+fn from_string<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + std::str::FromStr<Err = String>,
+{
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(Value::String(s)) => s.parse().map_err(serde::de::Error::custom),
+        Some(_) => Err(serde::de::Error::custom("invalid type, expected a string")),
+    }
 }
 
 /// How many validation findings an error message lists.
@@ -257,6 +305,14 @@ pub struct OnboardRequest {
 }
 
 impl Validate for OnboardRequest {
+    const OBJECTS: &'static [&'static str] = &[
+        "user",
+        "user.name",
+        "user.emails[]",
+        "user.phoneNumbers[]",
+        "user.addresses[]",
+    ];
+
     fn validate(&self, p: &mut Problems) {
         let u = &self.user;
         p.user_name("user.userName", &u.user_name);
@@ -323,13 +379,40 @@ pub enum OffboardMode {
 #[serde(rename_all = "camelCase")]
 pub struct OffboardRequest {
     pub user_name: String,
-    #[serde(default, deserialize_with = "null_is_default")]
+    #[serde(default, deserialize_with = "from_string")]
     pub mode: OffboardMode,
 }
 
 impl Validate for OffboardRequest {
+    const OBJECTS: &'static [&'static str] = &[];
+
     fn validate(&self, p: &mut Problems) {
         p.user_name("userName", &self.user_name);
+    }
+}
+
+impl std::str::FromStr for OffboardMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "delete" => Ok(Self::Delete),
+            "revoke" => Ok(Self::Revoke),
+            _ => Err("unknown variant, expected `delete` or `revoke`".into()),
+        }
+    }
+}
+
+impl std::str::FromStr for SyncMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "replace" => Ok(Self::Replace),
+            "add" => Ok(Self::Add),
+            "remove" => Ok(Self::Remove),
+            _ => Err("unknown variant, expected `replace`, `add` or `remove`".into()),
+        }
     }
 }
 
@@ -360,7 +443,7 @@ pub struct GroupSpec {
 pub struct SyncRequest {
     pub group: GroupSpec,
     pub members: Vec<String>,
-    #[serde(default, deserialize_with = "null_is_default")]
+    #[serde(default, deserialize_with = "from_string")]
     pub mode: SyncMode,
     #[serde(default, deserialize_with = "null_is_default")]
     pub dry_run: bool,
@@ -368,6 +451,8 @@ pub struct SyncRequest {
 }
 
 impl Validate for SyncRequest {
+    const OBJECTS: &'static [&'static str] = &["group"];
+
     fn validate(&self, p: &mut Problems) {
         p.text("group.displayName", &self.group.display_name, 1024);
         p.opt_text("group.description", self.group.description.as_ref());

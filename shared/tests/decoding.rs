@@ -149,3 +149,37 @@ fn a_payload_nested_past_serde_jsons_limit_reaches_the_handler_and_is_invalid_ev
     let error = turnstile::decode_json::<SyncRequest>(raw.get()).unwrap_err();
     assert_eq!(error.error_type(), "InvalidEvent");
 }
+
+#[test]
+fn objects_must_be_objects_and_modes_strings() {
+    let cases = [
+        (
+            json_onboard(serde_json::json!(["alice.archer", "Alice Archer", ["Alice", "Archer"]])),
+            "user: must be a JSON object",
+        ),
+        (
+            json_onboard(serde_json::json!({ "userName": "a", "displayName": "A", "name": ["Alice", "Archer"] })),
+            "user.name: must be a JSON object",
+        ),
+    ];
+    for (event, expected) in cases {
+        assert_eq!(
+            turnstile::decode::<OnboardRequest>(event).unwrap_err(),
+            Error::InvalidEvent(expected.into())
+        );
+    }
+    let error =
+        turnstile::decode::<OffboardRequest>(serde_json::json!({ "userName": "a", "mode": { "revoke": null } }))
+            .unwrap_err();
+    assert_eq!(
+        error,
+        Error::InvalidEvent("mode: invalid type, expected a string".into())
+    );
+    let error =
+        turnstile::decode::<SyncRequest>(serde_json::json!({ "group": ["Engineering"], "members": [] })).unwrap_err();
+    assert_eq!(error, Error::InvalidEvent("group: must be a JSON object".into()));
+}
+
+fn json_onboard(user: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({ "user": user })
+}
