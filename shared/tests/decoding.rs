@@ -181,5 +181,7 @@ fn objects_must_be_objects_and_modes_strings() {
 }
 
 fn json_onboard(user: serde_json::Value) -> serde_json::Value {
-    serde_json::json!({ "user": user })
+    let mut event = serde_json::Map::new();
+    event.insert("user".into(), user);
+    serde_json::Value::Object(event)
 }
