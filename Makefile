@@ -1,5 +1,5 @@
-# The two commands the README documents.
-.PHONY: demo test
+# The two commands the README documents, and the benchmarks.
+.PHONY: demo test bench
 
 ## Run the main job locally against the bundled Identity Store emulator (no AWS account).
 demo:
@@ -8,3 +8,7 @@ demo:
 ## Run every test and check (what CI runs).
 test:
 	./scripts/test.sh
+
+## Run the benchmarks and rewrite BENCHMARKS.md (ARGS="..." go to the harness, e.g. ARGS=--quick).
+bench:
+	./scripts/bench.sh $(ARGS)

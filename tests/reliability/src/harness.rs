@@ -1,0 +1,221 @@
+//! The in-process emulator and in-process invocations of the three handlers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_sdk_identitystore::config::Credentials;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use turnstile::{Config, Service};
+use turnstile_emulator::admin::Admin;
+use turnstile_emulator::{Counters, Emulator, FaultConfig, Options};
+
+use crate::logs;
+use crate::snapshot::Snapshot;
+
+/// An invocation's budget when a test is not about deadlines (Lambda's timeouts for
+/// these functions are 120 s and 900 s).
+pub const BUDGET: Duration = Duration::from_secs(60);
+
+/// Re-invocations allowed per event before a test fails: far above what the faults
+/// the suite injects can cause (Lambda's own async retries stop at 2, Step Functions'
+/// at the state machine's `MaxAttempts`).
+pub const MAX_INVOCATIONS: u32 = 60;
+
+/// The domain configuration for emulator tests: the mock helpers' defaults (no client
+/// pacing, default deadline margin of 1 s) with a backoff of 5 to 50 ms, so faults do
+/// not make tests slow.
+pub fn test_config() -> Config {
+    let mut config = turnstile::testing::config();
+    config.retry.base_delay = Duration::from_millis(5);
+    config.retry.max_delay = Duration::from_millis(50);
+    config
+}
+
+/// An emulator started in-process on a free loopback port, with its admin client.
+#[derive(Debug)]
+pub struct Emu {
+    pub emulator: Emulator,
+    pub admin: Admin,
+}
+
+impl Emu {
+    pub async fn start(seed: u64) -> Self {
+        logs::install();
+        let emulator = Emulator::start(Options {
+            seed,
+            ..Options::default()
+        })
+        .await
+        .expect("the emulator starts");
+        let admin = Admin::new(emulator.addr);
+        Self { emulator, admin }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.emulator.endpoint()
+    }
+
+    /// The real SDK client against this emulator, built as the README says.
+    pub async fn client(&self) -> aws_sdk_identitystore::Client {
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+            .endpoint_url(self.endpoint())
+            .load()
+            .await;
+        turnstile::sdk_client(&shared)
+    }
+
+    /// A service (one execution environment) with [`test_config`].
+    pub async fn service(&self) -> Service {
+        self.service_with(|_| {}).await
+    }
+
+    /// A service with an adjusted [`test_config`].
+    pub async fn service_with(&self, adjust: impl FnOnce(&mut Config)) -> Service {
+        let mut config = test_config();
+        adjust(&mut config);
+        Service::new(self.client().await, config)
+    }
+
+    pub async fn set_faults(&self, config: &FaultConfig) {
+        self.admin.set_faults(config).await.expect("faults are set");
+    }
+
+    pub async fn clear_faults(&self) {
+        self.set_faults(&FaultConfig::default()).await;
+    }
+
+    pub async fn counters(&self) -> Counters {
+        self.admin.counters().await.expect("counters are readable")
+    }
+
+    /// Successful writes so far.
+    pub async fn writes(&self) -> u64 {
+        self.counters().await.writes()
+    }
+
+    pub async fn snapshot(&self) -> Snapshot {
+        let reply = self
+            .admin
+            .request("GET", "/_admin/state?full=true", &[], b"")
+            .await
+            .expect("state is readable");
+        Snapshot::from_full_state(&reply.json())
+    }
+}
+
+/// One of the three functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Function {
+    Onboard,
+    Offboard,
+    Sync,
+}
+
+impl Function {
+    pub const ALL: [Self; 3] = [Self::Onboard, Self::Offboard, Self::Sync];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Onboard => "onboard-user",
+            Self::Offboard => "offboard-user",
+            Self::Sync => "sync-group",
+        }
+    }
+}
+
+/// A result as the caller sees it: the result object, or Lambda's error object.
+pub type Outcome = Result<Value, Diagnostic>;
+
+static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// Invocations made through [`invoke`] in this test binary.
+pub fn invocations() -> u64 {
+    INVOCATIONS.load(Ordering::Relaxed)
+}
+
+/// Calls the function's `handle` in-process with a Lambda context whose deadline is
+/// `budget` from now, and returns what Lambda would hand the caller.
+///
+/// As lambda_runtime 1.5 does for a failed invocation, the error is logged at ERROR
+/// with its `Debug` form (`CatchPanicService` logs `error!("{error:?}")`), so the log
+/// scan sees that line too; the `errorMessage` is scanned for personal data.
+pub async fn invoke(service: &Service, function: Function, payload: Value, budget: Duration) -> Outcome {
+    let raw = RawValue::from_string(payload.to_string()).expect("a Value is valid JSON");
+    invoke_raw(service, function, raw, budget).await
+}
+
+/// What the runtime would read from a Lambda payload: the first JSON value of the
+/// body, kept raw (lambda_runtime 1.5 reads `LambdaEvent<T>` with
+/// `serde_json::Deserializer::from_slice` and does not check for trailing characters).
+/// `Err` when the runtime refuses the body itself and the handler never runs.
+pub fn runtime_payload(body: &[u8]) -> Result<Box<RawValue>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    <Box<RawValue> as serde::Deserialize>::deserialize(&mut deserializer)
+}
+
+/// [`invoke`] with the payload as the runtime hands it over.
+pub async fn invoke_raw(service: &Service, function: Function, payload: Box<RawValue>, budget: Duration) -> Outcome {
+    logs::install();
+    INVOCATIONS.fetch_add(1, Ordering::Relaxed);
+    let event = LambdaEvent::new(payload, turnstile::testing::context(budget));
+    let result = match function {
+        Function::Onboard => Box::pin(onboard_user::handle(service, event))
+            .await
+            .map(|r| serde_json::to_value(r).expect("results serialize")),
+        Function::Offboard => Box::pin(offboard_user::handle(service, event))
+            .await
+            .map(|r| serde_json::to_value(r).expect("results serialize")),
+        Function::Sync => Box::pin(sync_group::handle(service, event))
+            .await
+            .map(|r| serde_json::to_value(r).expect("results serialize")),
+    };
+    result.map_err(|error| {
+        tracing::error!("{error:?}");
+        let diagnostic = Diagnostic::from(error);
+        logs::scan("errorMessage", &diagnostic.error_message);
+        diagnostic
+    })
+}
+
+/// Whether the contract tells the caller to retry.
+pub fn is_retryable(outcome: &Outcome) -> bool {
+    matches!(outcome, Err(d) if matches!(d.error_type.as_str(), "Throttled" | "ConcurrentModification" | "ServiceUnavailable"))
+}
+
+/// `ok` or the errorType.
+pub fn kind(outcome: &Outcome) -> String {
+    match outcome {
+        Ok(_) => "ok".to_owned(),
+        Err(d) => d.error_type.clone(),
+    }
+}
+
+/// The final outcome of an event and how many invocations it took.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub outcome: Outcome,
+    pub invocations: u32,
+}
+
+/// Delivers an event the way EventBridge or a Step Functions `Retry` does: invoked
+/// again for as long as it fails with a retryable error. Panics after
+/// [`MAX_INVOCATIONS`].
+pub async fn deliver(service: &Service, function: Function, payload: &Value) -> Delivery {
+    let mut invocations = 0;
+    loop {
+        invocations += 1;
+        let outcome = invoke(service, function, payload.clone(), BUDGET).await;
+        if !is_retryable(&outcome) {
+            return Delivery { outcome, invocations };
+        }
+        assert!(
+            invocations < MAX_INVOCATIONS,
+            "{} still fails with a retryable error after {invocations} invocations: {outcome:?}",
+            function.name()
+        );
+    }
+}

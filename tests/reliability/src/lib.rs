@@ -1,0 +1,18 @@
+//! Support for Turnstile's reliability and security suite (`tests/suite/`): the
+//! in-process emulator harness, in-process invocations of the three handlers, store
+//! snapshots, the people and events the scenarios are made of, log capture with a
+//! personal-data scanner, and a fake Lambda Runtime API for the runtime probe.
+//!
+//! The suite's sizes come from the environment (see [`sizing`]): the defaults are CI's,
+//! `scripts/reliability.sh` sets the full ones.
+
+pub mod harness;
+pub mod logs;
+pub mod oracle;
+pub mod people;
+pub mod runtime_api;
+pub mod sizing;
+pub mod snapshot;
+
+pub use harness::{Delivery, Emu, Function, Outcome, deliver, invoke, invoke_raw, runtime_payload, test_config};
+pub use snapshot::Snapshot;

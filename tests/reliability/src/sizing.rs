@@ -1,0 +1,57 @@
+//! How big a run is, from the environment, and where its figures go.
+//!
+//! | Variable | CI default | Full suite (`scripts/reliability.sh`) |
+//! | --- | --- | --- |
+//! | `RELIABILITY_SEEDS` | 25 | 200 |
+//! | `RELIABILITY_FIRST_SEED` | 1 | 1 |
+//! | `RELIABILITY_CONCURRENCY` | 8 | 8 |
+//! | `PROPTEST_CASES` | 1000 | 10000 |
+//! | `RELIABILITY_REPORT` | unset | `target/reliability/figures.jsonl` |
+
+use std::io::Write as _;
+use std::str::FromStr;
+
+use serde_json::Value;
+
+fn number<T: FromStr>(key: &str, default: T) -> T {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// Randomised fault scenarios to run.
+pub fn seeds() -> u64 {
+    number("RELIABILITY_SEEDS", 25)
+}
+
+/// The first scenario seed (seeds run from here upwards).
+pub fn first_seed() -> u64 {
+    number("RELIABILITY_FIRST_SEED", 1)
+}
+
+/// Scenarios run at once.
+pub fn concurrency() -> usize {
+    number("RELIABILITY_CONCURRENCY", 8usize).max(1)
+}
+
+/// Property-test cases per function.
+pub fn proptest_cases() -> u32 {
+    number("PROPTEST_CASES", 1000)
+}
+
+/// Prints one section's figures on the real stderr (not captured by the test harness,
+/// so they show in every `cargo test` run) and appends them to `RELIABILITY_REPORT`.
+pub fn report(section: &str, figures: &Value) {
+    let line = serde_json::json!({ "section": section, "figures": figures }).to_string();
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "reliability figures: {line}");
+    if let Ok(path) = std::env::var("RELIABILITY_REPORT") {
+        if let Some(parent) = std::path::Path::new(&path).parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+            let _ = writeln!(file, "{line}");
+        }
+    }
+}

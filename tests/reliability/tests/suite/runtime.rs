@@ -1,0 +1,158 @@
+//! What lambda_runtime 1.5 does with a payload before the handler runs, observed by
+//! running the functions' `main.rs` wiring (the `turnstile-runtime-probe` binary)
+//! against a fake Runtime API: the runtime deserializes the raw body into
+//! the handler's payload type itself (`deserializer::deserialize`), and a failure there
+//! is reported with the runtime's own error object, whose `errorType` is a Rust type
+//! name. With `serde_json::Value` as the payload type, serde_json's recursion limit (128)
+//! made every event nested deeper than that such a failure; the handlers now take the
+//! payload raw (`Box<RawValue>`, read without a nesting limit) and decode it themselves.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use turnstile_reliability::runtime_api::{FakeRuntime, Probe, Reply};
+use turnstile_reliability::{Emu, logs, people, sizing};
+
+const PROBE: &str = env!("CARGO_BIN_EXE_turnstile-runtime-probe");
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The runtime's errorType for a payload it could not decode.
+const RUNTIME_DECODE_ERROR: &str = "&lambda_runtime::deserializer::DeserializeError";
+
+fn nested_event(depth: usize) -> Vec<u8> {
+    // `{"userName": "…", "extra": [[…]]}`: `depth` levels including the top object.
+    let mut text = br#"{"userName":"ottoline.quenby0","mode":"revoke","extra":"#.to_vec();
+    text.extend(std::iter::repeat_n(b'[', depth - 1));
+    text.extend(std::iter::repeat_n(b']', depth - 1));
+    text.push(b'}');
+    text
+}
+
+async fn start(function: &str, env: &[(&str, &str)]) -> (Emu, FakeRuntime, Probe) {
+    let emu = Emu::start(500).await;
+    let runtime = FakeRuntime::start().await;
+    let probe = Probe::spawn(Path::new(PROBE), function, runtime.addr, &emu.endpoint(), env);
+    (emu, runtime, probe)
+}
+
+async fn send(runtime: &FakeRuntime, payload: &[u8]) -> Reply {
+    runtime
+        .invoke(payload, WAIT)
+        .await
+        .expect("the runtime answers every invocation")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_payloads_get_an_error_object_and_the_runtime_keeps_serving() {
+    people::register(1, 1);
+    let (_emu, runtime, probe) = start("offboard-user", &[]).await;
+    // (payload, expected errorType; None: a result)
+    let cases: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
+        ("nesting of 127 levels (serde_json's most)", nested_event(127), None),
+        ("nesting of 128 levels", nested_event(128), Some("InvalidEvent")),
+        ("nesting of 129 levels", nested_event(129), Some("InvalidEvent")),
+        ("nesting of 100,000 levels", nested_event(100_000), Some("InvalidEvent")),
+        (
+            "lone surrogate escape",
+            br#"{"userName": "\ud800"}"#.to_vec(),
+            Some("InvalidEvent"),
+        ),
+        (
+            "number out of range",
+            br#"{"userName": 1e400}"#.to_vec(),
+            Some("InvalidEvent"),
+        ),
+        (
+            "truncated JSON",
+            br#"{"userName": "ottoline.quenby0""#.to_vec(),
+            Some(RUNTIME_DECODE_ERROR),
+        ),
+        (
+            "invalid UTF-8",
+            b"{\"userName\": \"\xff\xfe\"}".to_vec(),
+            Some(RUNTIME_DECODE_ERROR),
+        ),
+        (
+            "bad escape",
+            br#"{"userName": "\q"}"#.to_vec(),
+            Some(RUNTIME_DECODE_ERROR),
+        ),
+        ("empty body", Vec::new(), Some(RUNTIME_DECODE_ERROR)),
+        (
+            "trailing characters after the object",
+            br#"{"userName": "ottoline.quenby0"} trailing"#.to_vec(),
+            None,
+        ),
+    ];
+    let mut figures = Vec::new();
+    let mut wrong = Vec::new();
+    for (label, payload, expected) in &cases {
+        let reply = send(&runtime, payload).await;
+        if reply.error_type().as_deref() != *expected {
+            wrong.push(format!(
+                "{label}: expected {expected:?}, got {}: {}",
+                reply.kind, reply.body
+            ));
+        }
+        figures.push(json!({
+            "payload": label,
+            "reply": reply.kind,
+            "errorType": reply.error_type(),
+            "errorMessage": reply.json().get("errorMessage"),
+        }));
+    }
+    // Still serving: a plain invalid event afterwards gets the handler's answer.
+    let after = send(&runtime, br#"{"mode": "revoke"}"#).await;
+    let lines = probe.stop().await;
+    sizing::report("runtime-payload-decoding", &json!(figures));
+    assert_eq!(wrong, Vec::<String>::new(), "{figures:#?}");
+    assert_eq!(after.error_type().as_deref(), Some("InvalidEvent"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Request payload deserialization into LambdaEvent<T> failed")),
+        "the runtime logs its decoding failures: {lines:#?}"
+    );
+    for line in &lines {
+        logs::scan("log", line);
+    }
+    assert_eq!(logs::findings(), vec![]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_rejects_a_deeply_nested_event_as_invalid_event() {
+    for function in ["onboard-user", "offboard-user", "sync-group"] {
+        let (_emu, runtime, probe) = start(function, &[]).await;
+        for depth in [128, 10_000] {
+            let reply = send(&runtime, &nested_event(depth)).await;
+            assert_eq!(
+                reply.error_type().as_deref(),
+                Some("InvalidEvent"),
+                "{function}, {depth} levels: {}",
+                reply.body
+            );
+        }
+        probe.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_trace_level_a_payload_that_is_not_utf8_stops_the_runtime() {
+    // README: TRACE logs raw events and is not for real data. This records what else
+    // it changes: the runtime's trace line needs the body as UTF-8, and when it is not,
+    // the runtime loop ends (no error object is posted) and the process exits.
+    let (_emu, runtime, mut probe) = start("offboard-user", &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]).await;
+    let reply = runtime
+        .invoke(b"{\"userName\": \"\xff\"}", Duration::from_secs(5))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let exited = probe.exited();
+    let lines = probe.stop().await;
+    sizing::report(
+        "runtime-trace-non-utf8",
+        &json!({ "reply": reply.as_ref().map(|r| r.kind.clone()), "processExited": exited.map(|s| s.to_string()) }),
+    );
+    assert!(reply.is_none(), "no reply: {reply:?}");
+    assert!(exited.is_some(), "the process ended: {lines:#?}");
+}
