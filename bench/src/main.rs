@@ -401,5 +401,17 @@ async fn run(args: Args) -> Result<(), String> {
         args.plot.display(),
         started.elapsed().as_secs_f64() / 60.0
     ));
+    // A missed target is a finding, reported above; a run that did not do its job
+    // (an error, a wrong result) makes the figures unreliable.
+    let failed = report
+        .lifecycle
+        .iter()
+        .chain(&report.syncs)
+        .chain(&report.shared)
+        .filter(|r| r.failure.is_some())
+        .count();
+    if failed > 0 {
+        return Err(format!("{failed} run(s) failed; see the report"));
+    }
     Ok(())
 }

@@ -55,6 +55,7 @@ pub fn draw(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Se
         .map_err(err)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc(x_label)
         .y_desc(y_label)
         .axis_desc_style(("sans-serif", 20))
@@ -77,7 +78,11 @@ pub fn draw(path: &Path, title: &str, x_label: &str, y_label: &str, series: &[Se
                 .draw_series(DashedLineSeries::new(s.points.iter().copied(), 10, 6, style))
                 .map_err(err)?
                 .label(s.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(2)));
+                .legend(move |(x, y)| {
+                    EmptyElement::at((x, y))
+                        + PathElement::new(vec![(0, 0), (9, 0)], color.stroke_width(2))
+                        + PathElement::new(vec![(15, 0), (24, 0)], color.stroke_width(2))
+                });
         } else {
             chart
                 .draw_series(LineSeries::new(s.points.iter().copied(), style))
