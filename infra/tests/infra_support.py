@@ -385,23 +385,30 @@ def store_operations(method: str, _seen: frozenset = frozenset()) -> frozenset[s
 _STORE_CALL = re.compile(r"\.\s*store\s*\.\s*(\w+)\s*\(")
 
 
+@cache
+def shared_helpers() -> dict[str, str]:
+    """Method name -> body, for the `impl Service` helpers in fence.rs that the jobs share."""
+    text = _strip_tests((SHARED_SRC / "fence.rs").read_text(encoding="utf-8"))
+    impl = re.search(r"\bimpl\s+Service\s*\{", text)
+    if impl is None:
+        raise AssertionError("no `impl Service` in fence.rs")
+    block = _block_from(text, impl.start())
+    return {m.group(1): _block_from(block, m.end()) for m in re.finditer(r"\bfn\s+(\w+)", block)}
+
+
+def _store_calls_in(text: str, seen: frozenset = frozenset()) -> set[str]:
+    calls = set(_STORE_CALL.findall(text))
+    helpers = shared_helpers()
+    for callee in _SELF_CALL.findall(text):
+        if callee in helpers and callee not in seen:
+            calls |= _store_calls_in(helpers[callee], seen | {callee})
+    return calls
+
+
 def job_store_calls(module: Path) -> set[str]:
-    """Store methods a job module calls (`self.store.<method>(`, across line breaks)."""
-    return set(_STORE_CALL.findall(_strip_tests(module.read_text(encoding="utf-8"))))
-
-
-def job_concurrent_store_calls(module: Path) -> set[str]:
-    """Store methods a job module calls inside a bounded concurrent stream
-    (`stream::iter(...)...buffered(n)` / `buffer_unordered(n)`), where up to
-    MAX_CONCURRENCY of them are in flight at once."""
-    text = _strip_tests(module.read_text(encoding="utf-8"))
-    out = set()
-    for start in re.finditer(r"stream::iter\s*\(", text):
-        end = re.compile(r"\.\s*buffer(?:ed|_unordered)\s*\(").search(text, start.end())
-        if end is None:
-            raise AssertionError(f"{module.name}: a stream::iter without buffered/buffer_unordered")
-        out |= set(_STORE_CALL.findall(text[start.start() : end.start()]))
-    return out
+    """Store methods a job module calls (`self.store.<method>(`, across line breaks),
+    directly or through the shared helpers in fence.rs (`self.<helper>(`)."""
+    return _store_calls_in(_strip_tests(module.read_text(encoding="utf-8")))
 
 
 def operations_of(methods: set[str]) -> set[str]:

@@ -1,21 +1,9 @@
 //! Function configuration from the environment, validated once at init.
 
-use std::sync::LazyLock;
 use std::time::Duration;
-
-use regex::Regex;
 
 use crate::Error;
 use crate::retry::RetryPolicy;
-
-/// The identity store id pattern from the API model: `d-` and 10 hex digits or a UUID,
-/// optionally inside the identity store ARN.
-static IDENTITY_STORE_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^(arn:aws[a-z-]*:identitystore::\d{12}:identitystore/)?(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
-    )
-    .expect("static regex is valid")
-});
 
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +28,11 @@ pub struct Config {
     /// `DEADLINE_MARGIN_MS` (default 1000): time kept back from the Lambda deadline to
     /// return an error instead of being killed by the timeout.
     pub deadline_margin: Duration,
+    /// `AWS_CA_BUNDLE`: a PEM file of CA roots to trust besides the Amazon roots.
+    pub ca_bundle: Option<String>,
+    /// `LEAVERS_GROUP` (default unset): display name of the group that marks revoked
+    /// leavers, which turns the leavers fence on (see `fence`).
+    pub leavers_group: Option<String>,
 }
 
 impl Config {
@@ -54,6 +47,8 @@ impl Config {
             expected_store_users: 1000,
             calls_per_second: 20,
             deadline_margin: Duration::from_secs(1),
+            ca_bundle: None,
+            leavers_group: None,
         }
     }
 
@@ -69,7 +64,7 @@ impl Config {
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| Error::Configuration("IDENTITY_STORE_ID is not set".into()))?;
         let id = id.trim().to_owned();
-        if !IDENTITY_STORE_ID.is_match(&id) {
+        if !is_identity_store_id(&id) {
             return Err(Error::Configuration(
                 "IDENTITY_STORE_ID must be d- followed by 10 lowercase hex digits, a UUID, or an identity store ARN"
                     .into(),
@@ -88,8 +83,55 @@ impl Config {
         config.calls_per_second = number(&lookup, "CALLS_PER_SECOND", 20, 0..=1000)?;
         config.expected_store_users = number(&lookup, "EXPECTED_STORE_USERS", 1000, 0..=100_000_000)?;
         config.deadline_margin = Duration::from_millis(number(&lookup, "DEADLINE_MARGIN_MS", 1000, 0..=60_000)?);
+        config.ca_bundle = lookup("AWS_CA_BUNDLE").filter(|v| !v.trim().is_empty());
+        config.leavers_group = lookup("LEAVERS_GROUP").filter(|v| !v.is_empty());
+        if let Some(name) = &config.leavers_group {
+            // The service checks the full pattern; a regex here would cost every cold start.
+            let chars = name.chars().count();
+            if chars > 1024 || name.trim().is_empty() || name.chars().any(|c| c.is_control() && !"\t\n\r".contains(c)) {
+                return Err(Error::Configuration(
+                    "LEAVERS_GROUP must be a group display name: 1 to 1024 characters, not blank, no control characters"
+                        .into(),
+                ));
+            }
+        }
         Ok(config)
     }
+}
+
+/// The API model's pattern for an identity store id: `d-` and 10 lowercase hex digits or
+/// a UUID, optionally inside the identity store ARN
+/// (`arn:aws[a-z-]*:identitystore::\d{12}:identitystore/`). Checked by hand rather than
+/// with a regex: compiling one costs about a millisecond of every cold start.
+fn is_identity_store_id(value: &str) -> bool {
+    let id = match value.strip_prefix("arn:aws") {
+        None => value,
+        Some(rest) => {
+            let Some((partition, rest)) = rest.split_once(':') else {
+                return false;
+            };
+            let Some((account, id)) = rest
+                .strip_prefix("identitystore::")
+                .and_then(|r| r.split_once(":identitystore/"))
+            else {
+                return false;
+            };
+            if !partition.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                || account.len() != 12
+                || !account.bytes().all(|b| b.is_ascii_digit())
+            {
+                return false;
+            }
+            id
+        }
+    };
+    let hex =
+        |part: &str, len: usize| part.len() == len && part.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if let Some(digits) = id.strip_prefix("d-") {
+        return hex(digits, 10);
+    }
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.len() == 5 && parts.iter().zip([8, 4, 4, 4, 12]).all(|(part, len)| hex(part, len))
 }
 
 fn number<T>(
@@ -159,6 +201,13 @@ mod tests {
             "d-ABCDEF0123",
             "store",
             "arn:aws:identitystore::1:identitystore/d-1234567890",
+            "arn:aws:identitystore::111122223333:identitystore/",
+            "arn:aws:iam::111122223333:identitystore/d-1234567890",
+            "arn:AWS:identitystore::111122223333:identitystore/d-1234567890",
+            "d-12345678901",
+            "12345678-1234-1234-1234-12345678901",
+            "12345678-1234-1234-1234-123456789012-",
+            "12345678123412341234123456789012",
         ] {
             let err = Config::from_lookup(env(&[("IDENTITY_STORE_ID", id)])).unwrap_err();
             assert_eq!(err.error_type(), "Configuration", "{id}");
@@ -175,6 +224,8 @@ mod tests {
             ("MAX_REMOVALS", "-1"),
             ("CREATE_MISSING_GROUPS", "yes"),
             ("MAX_CONCURRENCY", "1000"),
+            ("LEAVERS_GROUP", "   "),
+            ("LEAVERS_GROUP", "Leavers\u{7}"),
         ] {
             let err = Config::from_lookup(env(&[("IDENTITY_STORE_ID", "d-1234567890"), (key, value)])).unwrap_err();
             assert_eq!(err.error_type(), "Configuration", "{key}={value}");
@@ -189,10 +240,28 @@ mod tests {
             ("MAX_ATTEMPTS", "3"),
             ("CREATE_MISSING_GROUPS", "FALSE"),
             ("MAX_REMOVALS", "7"),
+            ("LEAVERS_GROUP", "Revoked leavers"),
+            ("AWS_CA_BUNDLE", "/etc/ssl/corporate.pem"),
         ]))
         .unwrap();
         assert_eq!(config.retry.max_attempts, 3);
         assert!(!config.create_missing_groups);
         assert_eq!(config.max_removals, 7);
+        assert_eq!(config.leavers_group.as_deref(), Some("Revoked leavers"));
+        assert_eq!(config.ca_bundle.as_deref(), Some("/etc/ssl/corporate.pem"));
+    }
+
+    proptest::proptest! {
+        /// The hand-written check accepts exactly what the API model's pattern does.
+        #[test]
+        fn the_store_id_check_agrees_with_the_api_models_pattern(
+            id in "(arn:aws[a-z-]{0,3}:identitystore::[0-9]{11,13}:identitystore/)?(d-[0-9a-fA-F]{9,11}|[0-9a-f]{7,9}-[0-9a-f]{4}-[0-9a-f]{3,4}-[0-9a-f]{4}-[0-9a-f]{12}|[ -~]{0,12})"
+        ) {
+            let pattern = regex::Regex::new(
+                r"^(arn:aws[a-z-]*:identitystore::\d{12}:identitystore/)?(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$",
+            )
+            .unwrap();
+            proptest::prop_assert_eq!(is_identity_store_id(&id), pattern.is_match(&id), "{}", id);
+        }
     }
 }

@@ -7,6 +7,8 @@
 pub mod config;
 pub mod error;
 pub mod fault;
+mod fence;
+pub mod http;
 pub mod offboard;
 pub mod onboard;
 pub mod pace;
@@ -55,23 +57,25 @@ impl Service {
     /// client from its standard settings. A bad configuration is returned, not
     /// panicked on, so that every invocation can report it as `Configuration`.
     pub async fn from_env() -> Result<Self, Error> {
-        let started = match Config::from_env() {
-            Ok(config) => {
-                let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                if shared.region().is_none() {
-                    Err(Error::Configuration(
-                        "no AWS region is configured (set AWS_REGION)".into(),
-                    ))
-                } else {
-                    Ok(Self::new(sdk_client(&shared), config))
-                }
-            }
-            Err(error) => Err(error),
-        };
+        let started = Self::start(Config::from_env()).await;
         if let Err(error) = &started {
             tracing::error!(%error, "invalid configuration; every invocation will fail with Configuration");
         }
         started
+    }
+
+    async fn start(config: Result<Config, Error>) -> Result<Self, Error> {
+        let config = config?;
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http::https_client(config.ca_bundle.as_deref())?)
+            .load()
+            .await;
+        if shared.region().is_none() {
+            return Err(Error::Configuration(
+                "no AWS region is configured (set AWS_REGION)".into(),
+            ));
+        }
+        Ok(Self::new(sdk_client(&shared), config))
     }
 
     pub fn new(client: aws_sdk_identitystore::Client, config: Config) -> Self {

@@ -30,6 +30,8 @@ pub struct OffboardResult {
 
 impl Service {
     /// Removes every membership, then deletes the user (`delete`) or keeps it (`revoke`).
+    /// With `LEAVERS_GROUP` set, a revoke first marks the user as a leaver by making it
+    /// a member of that group, which it keeps.
     ///
     /// Memberships go first, so a failure half-way leaves a user without access rather
     /// than a deleted user with dangling memberships, and a retry finishes the job.
@@ -46,6 +48,15 @@ impl Service {
             });
         };
 
+        // The mark goes first: a roster sync that adds the user after the listings below
+        // finds it and takes its add back (see `fence`).
+        let fence = self
+            .leavers_group_id(deadline, true, mode == OffboardMode::Revoke)
+            .await?;
+        if let Some(fence) = &fence {
+            self.store.create_membership(deadline, fence, &user_id).await?;
+        }
+
         let mut removed = HashSet::new();
         let mut group_ids = Vec::new();
         loop {
@@ -53,7 +64,7 @@ impl Service {
             // A listing may lag behind deletes just made; those are done already.
             let fresh: Vec<_> = listed
                 .into_iter()
-                .filter(|m| !removed.contains(&m.membership_id))
+                .filter(|m| !removed.contains(&m.membership_id) && Some(&m.group_id) != fence.as_ref())
                 .collect();
             if fresh.is_empty() {
                 break;
@@ -85,6 +96,7 @@ impl Service {
         tracing::info!(
             user_id,
             ?status,
+            marked = fence.is_some(),
             removed_memberships = group_ids.len(),
             "user offboarded"
         );

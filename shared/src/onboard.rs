@@ -50,6 +50,7 @@ impl Service {
     pub async fn onboard(&self, deadline: Deadline, request: OnboardRequest) -> Result<OnboardResult, Error> {
         let OnboardRequest { user, groups } = request;
         let groups = dedup(groups.unwrap_or_default());
+        self.refuse_leavers_group("groups", &groups)?;
 
         // With group creation off, a missing group must fail the request before any write.
         let known_groups = if self.config.create_missing_groups {
@@ -95,9 +96,23 @@ impl Service {
         let user_id = ensured.id().to_owned();
         tracing::info!(user_id, ?status, changed = updated_attributes.len(), "user converged");
 
-        let groups = self
-            .ensure_memberships(deadline, &user_id, &ensured, groups, known_groups)
-            .await?;
+        // Onboarding an existing user says the person is active: a revoke's mark goes.
+        let unmark = async {
+            match &ensured {
+                Ensured::Existing(_) if self.leavers_group().is_some() => self.unmark(deadline, &user_id).await,
+                _ => Ok(false),
+            }
+        };
+        let (groups, unmarked) = futures_util::try_join!(
+            self.ensure_memberships(deadline, &user_id, &ensured, groups, known_groups),
+            unmark,
+        )?;
+        let status = if unmarked {
+            tracing::info!(user_id, "leaver mark removed");
+            OnboardStatus::Updated
+        } else {
+            status
+        };
         Ok(OnboardResult {
             user_id,
             user_name: user.user_name,

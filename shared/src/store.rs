@@ -437,23 +437,34 @@ impl IdentityStore {
             Err(Exhausted {
                 fault: Fault::Uniqueness { .. },
                 ..
-            }) => {
-                let found = self
-                    .call("GetGroupMembershipId", deadline, || {
-                        self.client
-                            .get_group_membership_id()
-                            .identity_store_id(&self.store_id)
-                            .group_id(group_id)
-                            .member_id(member.clone())
-                            .send()
-                    })
-                    .await;
-                absent_is_none(found.map(|out| out.membership_id), "GetGroupMembershipId")?
-                    .map(Ensured::Existing)
-                    .ok_or_else(|| vanished("CreateGroupMembership"))
-            }
+            }) => self
+                .membership_id(deadline, group_id, user_id)
+                .await?
+                .map(Ensured::Existing)
+                .ok_or_else(|| vanished("CreateGroupMembership")),
             Err(e) => Err(e.into_error("CreateGroupMembership")),
         }
+    }
+
+    /// GetGroupMembershipId; `None` when the user is not a member.
+    pub async fn membership_id(
+        &self,
+        deadline: Deadline,
+        group_id: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, Error> {
+        let member = MemberId::UserId(user_id.to_owned());
+        let found = self
+            .call("GetGroupMembershipId", deadline, || {
+                self.client
+                    .get_group_membership_id()
+                    .identity_store_id(&self.store_id)
+                    .group_id(group_id)
+                    .member_id(member.clone())
+                    .send()
+            })
+            .await;
+        absent_is_none(found.map(|out| out.membership_id), "GetGroupMembershipId")
     }
 
     /// DeleteGroupMembership; a membership already gone is success.

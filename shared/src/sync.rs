@@ -8,7 +8,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 
 use crate::onboard::dedup;
-use crate::request::{SyncMode, SyncRequest};
+use crate::request::{GroupSpec, SyncMode, SyncRequest};
 use crate::store::{Ensured, Membership, PAGE_SIZE};
 use crate::{Deadline, Error, Service};
 
@@ -23,7 +23,8 @@ pub enum SyncStatus {
     NotFound,
 }
 
-/// sync-group's result. `unchanged` counts the group's members that stay members.
+/// sync-group's result. `unchanged` counts the group's members that stay members;
+/// `leavers` names listed users that a revoke marked (`LEAVERS_GROUP`), never added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResult {
@@ -35,6 +36,10 @@ pub struct SyncResult {
     pub removed: Vec<String>,
     pub unchanged: usize,
     pub unresolved: Vec<String>,
+    /// Only with the fence on (`LEAVERS_GROUP`), and only when it kept someone out, so
+    /// that results keep the contract's shape otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leavers: Vec<String>,
 }
 
 /// How listed userNames are turned into user ids.
@@ -104,28 +109,38 @@ impl Service {
             removed: Vec::new(),
             unchanged: 0,
             unresolved: Vec::new(),
+            leavers: Vec::new(),
         };
+        self.refuse_leavers_group("group.displayName", std::slice::from_ref(&group.display_name))?;
 
-        let existing = self.store.group_id(deadline, &group.display_name).await?;
+        // A remove never adds, so only the other modes need the leavers fence.
+        let fenced = self.leavers_group().is_some() && mode != SyncMode::Remove;
+        let (existing, fence) = futures_util::try_join!(
+            self.store.group_id(deadline, &group.display_name),
+            self.leavers_group_id(deadline, false, fenced),
+        )?;
         if existing.is_none() && mode == SyncMode::Remove {
             result.status = SyncStatus::NotFound;
             return Ok(result);
         }
-        let (description_update, current, directory) = self
-            .survey(
+        let ((description_update, current, directory), marked) = futures_util::try_join!(
+            self.survey(
                 deadline,
                 existing.as_deref(),
                 group.description.as_deref(),
                 mode,
                 &names,
-            )
-            .await?;
+            ),
+            self.marked(deadline, fence.as_deref()),
+        )?;
         let Diff {
             to_add,
             to_remove,
             unresolved,
-        } = diff(mode, &names, &directory, &current);
+            leavers,
+        } = diff(mode, &names, &directory, &current, &marked);
         result.unresolved = unresolved;
+        result.leavers = leavers;
         if to_remove.len() > limit {
             tracing::warn!(planned = to_remove.len(), limit, "mass removal blocked");
             return Err(Error::MassRemovalBlocked {
@@ -144,6 +159,49 @@ impl Service {
             return Ok(result);
         }
 
+        let wrote_description = description_update.is_some();
+        let group_id = self
+            .ensure_group(deadline, existing, &group, description_update, &mut result)
+            .await?;
+        // Naming the removed members (DescribeUser) uses another API than the writes, so
+        // the two run side by side.
+        let (removed, memberships) = futures_util::try_join!(
+            self.removed_names(deadline, &current, &to_remove),
+            self.apply(deadline, &group_id, &to_add, &to_remove),
+        )?;
+        result.removed = removed;
+        if fenced && !memberships.is_empty() {
+            self.take_back_marked(deadline, fence, &memberships, &mut result)
+                .await?;
+        }
+
+        let wrote = wrote_description || !to_add.is_empty() || !to_remove.is_empty();
+        if result.status != SyncStatus::Created && wrote {
+            result.status = SyncStatus::Updated;
+        }
+        tracing::info!(
+            group_id,
+            status = ?result.status,
+            added = result.added.len(),
+            removed = result.removed.len(),
+            unresolved = result.unresolved.len(),
+            leavers = result.leavers.len(),
+            listed_users = directory.by_id.is_some(),
+            "roster synced"
+        );
+        Ok(result)
+    }
+
+    /// The group's id, creating it (with the description) when missing, and writing a
+    /// description that differs.
+    async fn ensure_group(
+        &self,
+        deadline: Deadline,
+        existing: Option<String>,
+        group: &GroupSpec,
+        description_update: Option<String>,
+        result: &mut SyncResult,
+    ) -> Result<String, Error> {
         let group_id = if let Some(id) = existing {
             id
         } else {
@@ -157,7 +215,6 @@ impl Service {
             ensured.id().to_owned()
         };
         result.group_id = Some(group_id.clone());
-        let wrote_description = description_update.is_some();
         if let Some(description) = description_update {
             let op = AttributeOperation::builder()
                 .attribute_path("description")
@@ -166,28 +223,7 @@ impl Service {
                 .expect("the path is set");
             self.store.update_group(deadline, &group_id, &[op]).await?;
         }
-        // Naming the removed members (DescribeUser) uses another API than the writes, so
-        // the two run side by side.
-        let (removed, ()) = futures_util::try_join!(
-            self.removed_names(deadline, &current, &to_remove),
-            self.apply(deadline, &group_id, &to_add, &to_remove),
-        )?;
-        result.removed = removed;
-
-        let wrote = wrote_description || !to_add.is_empty() || !to_remove.is_empty();
-        if result.status != SyncStatus::Created && wrote {
-            result.status = SyncStatus::Updated;
-        }
-        tracing::info!(
-            group_id,
-            status = ?result.status,
-            added = result.added.len(),
-            removed = result.removed.len(),
-            unresolved = result.unresolved.len(),
-            listed_users = directory.by_id.is_some(),
-            "roster synced"
-        );
-        Ok(result)
+        Ok(group_id)
     }
 
     /// userNames of the members a plan removes, sorted. Those not listed in the request
@@ -223,33 +259,68 @@ impl Service {
         Ok(names)
     }
 
-    /// Adds and removes use different APIs with separate quotas, so they share one
-    /// bounded stream instead of running one after the other.
-    async fn apply(
+    /// Adds and removes go to different APIs with separate quotas, so each has its own
+    /// stream: a removal never waits for a slot behind adds paced at their API's rate.
+    /// Returns the added memberships as `(userName, user id, membership id)`.
+    async fn apply<'a>(
         &self,
         deadline: Deadline,
         group_id: &str,
-        to_add: &[(String, String)],
+        to_add: &'a [(String, String)],
         to_remove: &[(&str, Option<String>)],
-    ) -> Result<(), Error> {
-        let writes = to_add
-            .iter()
-            .map(|(_, user_id)| Write::Add(user_id))
-            .chain(to_remove.iter().map(|(membership, _)| Write::Remove(membership)));
-        stream::iter(writes)
-            .map(|write| async move {
-                match write {
-                    Write::Add(user_id) => self
-                        .store
-                        .create_membership(deadline, group_id, user_id)
-                        .await
-                        .map(drop),
-                    Write::Remove(membership) => self.store.delete_membership(deadline, membership).await,
-                }
+    ) -> Result<Vec<(&'a str, &'a str, String)>, Error> {
+        let adds = stream::iter(to_add)
+            .map(|(name, user_id)| async move {
+                let membership = self.store.create_membership(deadline, group_id, user_id).await?;
+                Ok::<_, Error>((name.as_str(), user_id.as_str(), membership.id().to_owned()))
             })
             .buffer_unordered(self.config.write_concurrency)
+            .try_collect::<Vec<_>>();
+        let removes = stream::iter(to_remove)
+            .map(|(membership, _)| self.store.delete_membership(deadline, membership))
+            .buffer_unordered(self.config.write_concurrency)
+            .try_collect::<()>();
+        let (added, ()) = futures_util::try_join!(adds, removes)?;
+        Ok(added)
+    }
+
+    /// The fence's second read: users a revoke marked while this sync was adding them
+    /// lose the membership again and move from `added` to `leavers`. The group may have
+    /// been created by that revoke, so it is looked up again when the first read found
+    /// none.
+    async fn take_back_marked(
+        &self,
+        deadline: Deadline,
+        fence: Option<String>,
+        memberships: &[(&str, &str, String)],
+        result: &mut SyncResult,
+    ) -> Result<(), Error> {
+        let fence = match fence {
+            Some(id) => Some(id),
+            None => self.leavers_group_id(deadline, false, true).await?,
+        };
+        let marked = self.marked(deadline, fence.as_deref()).await?;
+        let taken: Vec<&(&str, &str, String)> = memberships
+            .iter()
+            .filter(|(_, user_id, _)| marked.contains(*user_id))
+            .collect();
+        if taken.is_empty() {
+            return Ok(());
+        }
+        stream::iter(&taken)
+            .map(|(_, _, membership)| self.store.delete_membership(deadline, membership))
+            .buffer_unordered(self.config.write_concurrency)
             .try_collect::<()>()
-            .await
+            .await?;
+        tracing::warn!(
+            taken_back = taken.len(),
+            "users marked as leavers during the sync lost their new membership"
+        );
+        let names: HashSet<&str> = taken.iter().map(|(name, _, _)| *name).collect();
+        result.added.retain(|name| !names.contains(name.as_str()));
+        result.leavers.extend(names.into_iter().map(str::to_owned));
+        result.leavers.sort();
+        Ok(())
     }
 
     /// What the plan needs: the description to write, the group's members and the
@@ -331,15 +402,24 @@ impl Service {
 }
 
 /// What a roster sync must change: memberships to create as `(userName, user id)`,
-/// memberships to delete as `(membership id, userName if known)`, and listed names no
-/// user has.
+/// memberships to delete as `(membership id, userName if known)`, listed names no
+/// user has, and listed names of marked leavers.
 struct Diff<'a> {
     to_add: Vec<(String, String)>,
     to_remove: Vec<(&'a str, Option<String>)>,
     unresolved: Vec<String>,
+    leavers: Vec<String>,
 }
 
-fn diff<'a>(mode: SyncMode, names: &[String], directory: &Directory, current: &'a [Membership]) -> Diff<'a> {
+/// The plan. `marked` holds the users the leavers fence keeps out: in a replace or an
+/// add they are never added, and removed if they are members.
+fn diff<'a>(
+    mode: SyncMode,
+    names: &[String],
+    directory: &Directory,
+    current: &'a [Membership],
+    marked: &HashSet<String>,
+) -> Diff<'a> {
     let current_ids: HashMap<&str, &str> = current
         .iter()
         .map(|m| (m.user_id.as_str(), m.membership_id.as_str()))
@@ -348,6 +428,7 @@ fn diff<'a>(mode: SyncMode, names: &[String], directory: &Directory, current: &'
         to_add: Vec::new(),
         to_remove: Vec::new(),
         unresolved: Vec::new(),
+        leavers: Vec::new(),
     };
     let mut listed_ids = HashSet::new();
     for name in names {
@@ -356,28 +437,30 @@ fn diff<'a>(mode: SyncMode, names: &[String], directory: &Directory, current: &'
             continue;
         };
         listed_ids.insert(user_id);
+        if marked.contains(user_id) {
+            out.leavers.push(name.clone());
+            if let Some(membership) = current_ids.get(user_id) {
+                out.to_remove.push((membership, Some(name.clone())));
+            }
+            continue;
+        }
         match (mode, current_ids.get(user_id)) {
             (SyncMode::Replace | SyncMode::Add, None) => out.to_add.push((name.clone(), user_id.to_owned())),
             (SyncMode::Remove, Some(membership)) => out.to_remove.push((membership, Some(name.clone()))),
             _ => {}
         }
     }
-    // Only a replace removes members it was not told about; an unresolved name never
-    // causes a removal because it never matches a current member.
-    if mode == SyncMode::Replace {
-        for m in current {
-            if !listed_ids.contains(m.user_id.as_str()) {
-                out.to_remove
-                    .push((&m.membership_id, directory.name_of(&m.user_id).map(str::to_owned)));
-            }
+    // Only a replace removes members it was not told about (and any mode but remove,
+    // marked leavers); an unresolved name never causes a removal because it never
+    // matches a current member.
+    for m in current {
+        let unlisted = !listed_ids.contains(m.user_id.as_str());
+        if unlisted && (mode == SyncMode::Replace || marked.contains(&m.user_id)) {
+            out.to_remove
+                .push((&m.membership_id, directory.name_of(&m.user_id).map(str::to_owned)));
         }
     }
     out
-}
-
-enum Write<'a> {
-    Add(&'a str),
-    Remove(&'a str),
 }
 
 /// userName ↔ user id, as far as the chosen resolution learned it.

@@ -6,90 +6,11 @@
 //! - leaver with M memberships (M <= 100): at most M + 3 calls;
 //! - sync-group replace: at most 2 + ceil(M/100) + min(N + R, ceil(U/100)) + D calls.
 
-use aws_sdk_identitystore::Client;
-use aws_sdk_identitystore::config::Credentials;
-use aws_sdk_identitystore::types::{MemberId, Name};
 use serde_json::{Value, json};
-use turnstile::{Config, Deadline, Service};
-use turnstile_emulator::admin::Admin;
-use turnstile_emulator::{Counters, Emulator, Options};
+use turnstile::Deadline;
 
-const STORE: &str = "d-1234567890";
-
-struct Bench {
-    _emulator: Emulator,
-    client: Client,
-    admin: Admin,
-}
-
-impl Bench {
-    async fn start() -> Self {
-        let emulator = Emulator::start(Options::default()).await.expect("emulator");
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-            .endpoint_url(emulator.endpoint())
-            .load()
-            .await;
-        let client = turnstile::sdk_client(&shared);
-        let admin = Admin::new(emulator.addr);
-        Self {
-            _emulator: emulator,
-            client,
-            admin,
-        }
-    }
-
-    fn service(&self, adjust: impl FnOnce(&mut Config)) -> Service {
-        let mut config = Config::new(STORE);
-        adjust(&mut config);
-        Service::new(self.client.clone(), config)
-    }
-
-    async fn user(&self, name: &str) -> String {
-        self.client
-            .create_user()
-            .identity_store_id(STORE)
-            .user_name(name)
-            .display_name(name)
-            .name(Name::builder().given_name("G").family_name("F").build())
-            .send()
-            .await
-            .expect("user")
-            .user_id
-    }
-
-    async fn group(&self, name: &str) -> String {
-        self.client
-            .create_group()
-            .identity_store_id(STORE)
-            .display_name(name)
-            .send()
-            .await
-            .expect("group")
-            .group_id
-    }
-
-    async fn member(&self, group: &str, user: &str) {
-        self.client
-            .create_group_membership()
-            .identity_store_id(STORE)
-            .group_id(group)
-            .member_id(MemberId::UserId(user.to_owned()))
-            .send()
-            .await
-            .expect("membership");
-    }
-
-    /// Counts from here on.
-    async fn count_from_now(&self) {
-        self.admin.reset_counters().await.expect("counters reset");
-    }
-
-    async fn counters(&self) -> Counters {
-        self.admin.counters().await.expect("counters")
-    }
-}
+mod support;
+use support::store::Bench;
 
 fn joiner(groups: &[&str]) -> Value {
     json!({

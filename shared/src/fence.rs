@@ -1,0 +1,93 @@
+//! The leavers fence: what keeps a revoked leaver out of groups that a concurrent
+//! roster sync writes to.
+//!
+//! A revoke keeps the user, so nothing in the store stops a sync-group that resolved
+//! the leaver a moment before the revoke from adding a membership just after the
+//! revoke's last listing. With `LEAVERS_GROUP` set, the two sides follow a handshake
+//! that needs no lock and no clock:
+//!
+//! - offboard-user (revoke) first makes the user a member of the leavers group (the
+//!   mark), and only then lists and removes the user's other memberships;
+//! - sync-group never adds a marked user, removes marked members it finds, and after
+//!   its own adds reads the mark again and takes back any add of a user marked since.
+//!
+//! An add that lands after the revoke's last listing landed after the mark, so the
+//! sync's read after its adds sees the mark and removes it; an add that lands before
+//! the listing is removed by the revoke. Either way the leaver ends in no group.
+//! onboard-user is the way back: onboarding an existing, marked user removes the mark.
+
+use std::collections::HashSet;
+
+use crate::{Deadline, Error, Service};
+
+/// Description of a leavers group that offboard-user creates.
+const DESCRIPTION: &str = "Revoked leavers (Turnstile). A member here is kept out of every group Turnstile writes.";
+
+impl Service {
+    /// The leavers group's display name, when the fence is on.
+    pub fn leavers_group(&self) -> Option<&str> {
+        self.config.leavers_group.as_deref()
+    }
+
+    /// Refuses a request that would manage the leavers group itself: only revokes and
+    /// onboarding write to it, or the fence would not hold.
+    pub(crate) fn refuse_leavers_group(&self, path: &str, names: &[String]) -> Result<(), Error> {
+        match self.leavers_group() {
+            Some(fence) if names.iter().any(|n| n == fence) => Err(Error::InvalidEvent(format!(
+                "{path}: names the leavers group (LEAVERS_GROUP), which only offboard-user and onboard-user manage"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The leavers group's id; `None` when the fence is off or not `wanted`, or when the
+    /// group does not exist and `create` is false (no revoke has marked anyone yet).
+    pub(crate) async fn leavers_group_id(
+        &self,
+        deadline: Deadline,
+        create: bool,
+        wanted: bool,
+    ) -> Result<Option<String>, Error> {
+        let Some(name) = self.leavers_group().filter(|_| wanted) else {
+            return Ok(None);
+        };
+        match self.store.group_id(deadline, name).await? {
+            Some(id) => Ok(Some(id)),
+            None if create => Ok(Some(
+                self.store
+                    .create_group(deadline, name, Some(DESCRIPTION))
+                    .await?
+                    .id()
+                    .to_owned(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// The user ids the leavers group holds now (none without a group).
+    pub(crate) async fn marked(&self, deadline: Deadline, fence: Option<&str>) -> Result<HashSet<String>, Error> {
+        let Some(fence) = fence else {
+            return Ok(HashSet::new());
+        };
+        Ok(self
+            .store
+            .memberships_of_group(deadline, fence)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect())
+    }
+
+    /// onboard-user's way back for a revoked leaver: removes the user's mark, if any.
+    /// Returns whether there was one.
+    pub(crate) async fn unmark(&self, deadline: Deadline, user_id: &str) -> Result<bool, Error> {
+        let Some(fence) = self.leavers_group_id(deadline, false, true).await? else {
+            return Ok(false);
+        };
+        let Some(mark) = self.store.membership_id(deadline, &fence, user_id).await? else {
+            return Ok(false);
+        };
+        self.store.delete_membership(deadline, &mark).await?;
+        Ok(true)
+    }
+}
