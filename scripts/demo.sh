@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, locally, with no AWS account: starts the Identity Store emulator and
-# the three functions under `cargo lambda watch`, runs a joiner, a repeat, a mover, a
-# roster sync, two leavers and a bad event through `cargo lambda invoke`, prints each
+# the three functions under `cargo lambda watch` (with the leavers fence on, as the SAM
+# template deploys them), runs a joiner, a repeat, a mover, a roster sync, a revoke, the
+# roster again, a delete and a bad event through `cargo lambda invoke`, prints each
 # result and the store's final state, and stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,7 @@ wait_for_port "$emulator_port"
   --env-var AWS_ACCESS_KEY_ID=emulator \
   --env-var AWS_SECRET_ACCESS_KEY=emulator \
   --env-var AWS_EC2_METADATA_DISABLED=true \
+  --env-var LEAVERS_GROUP=turnstile-leavers \
   --env-var "AWS_ENDPOINT_URL_IDENTITYSTORE=http://127.0.0.1:$emulator_port" \
   >"$logs/watch.log" 2>&1 &
 pids+=($!)
@@ -68,7 +70,8 @@ invoke "The same event again: nothing to do" onboard-user events/onboard-user.js
 invoke "Mover: new title and email, one more group" onboard-user events/onboard-user.mover.json
 invoke "Joiner: bob.baker" onboard-user events/onboard-user.bob.json
 invoke "Roster of Engineering from HR (one name nobody has)" sync-group events/sync-group.json
-invoke "Leaver, revoke: bob.baker keeps his user, loses his groups" offboard-user events/offboard-user.revoke.json
+invoke "Leaver, revoke: bob.baker keeps his user, loses his groups, is marked as a leaver" offboard-user events/offboard-user.revoke.json
+invoke "The same roster again: the revoked bob.baker is kept out" sync-group events/sync-group.json
 invoke "Leaver, delete: alice.archer (EventBridge envelope form)" offboard-user events/offboard-user.envelope.json
 invoke "The same leaver again" offboard-user events/offboard-user.envelope.json
 invoke "A bad event" onboard-user events/onboard-user.invalid.json
