@@ -33,9 +33,12 @@ impl Service {
     /// onboarding write to it, or the fence would not hold.
     pub(crate) fn refuse_leavers_group(&self, path: &str, names: &[String]) -> Result<(), Error> {
         match self.leavers_group() {
-            Some(fence) if names.iter().any(|n| n == fence) => Err(Error::InvalidEvent(format!(
-                "{path}: names the leavers group (LEAVERS_GROUP), which only offboard-user and onboard-user manage"
-            ))),
+            // Compared without case: the service may match display names that way.
+            Some(fence) if names.iter().any(|n| n.to_lowercase() == fence.to_lowercase()) => {
+                Err(Error::InvalidEvent(format!(
+                    "{path}: names the leavers group (LEAVERS_GROUP), which only offboard-user and onboard-user manage"
+                )))
+            }
             _ => Ok(()),
         }
     }

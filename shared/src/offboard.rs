@@ -48,24 +48,28 @@ impl Service {
             });
         };
 
-        // The mark goes first: a roster sync that adds the user after the listings below
-        // finds it and takes its add back (see `fence`).
+        // A revoke's mark goes first: a roster sync that adds the user after the listings
+        // below finds it and takes its add back (see `fence`). A delete removes a mark
+        // only once the user is gone, so that a delete failing half-way leaves the user
+        // marked rather than free to be added back.
         let fence = self
-            .leavers_group_id(deadline, true, mode == OffboardMode::Revoke)
+            .leavers_group_id(deadline, mode == OffboardMode::Revoke, true)
             .await?;
-        if let Some(fence) = &fence {
+        if let (Some(fence), OffboardMode::Revoke) = (&fence, mode) {
             self.store.create_membership(deadline, fence, &user_id).await?;
         }
 
         let mut removed = HashSet::new();
         let mut group_ids = Vec::new();
+        let mut marks;
         loop {
             let listed = self.store.memberships_of_user(deadline, &user_id).await?;
             // A listing may lag behind deletes just made; those are done already.
-            let fresh: Vec<_> = listed
+            let (mark, fresh): (Vec<_>, Vec<_>) = listed
                 .into_iter()
-                .filter(|m| !removed.contains(&m.membership_id) && Some(&m.group_id) != fence.as_ref())
-                .collect();
+                .filter(|m| !removed.contains(&m.membership_id))
+                .partition(|m| Some(&m.group_id) == fence.as_ref());
+            marks = mark;
             if fresh.is_empty() {
                 break;
             }
@@ -89,6 +93,9 @@ impl Service {
         let status = match mode {
             OffboardMode::Delete => {
                 self.store.delete_user(deadline, &user_id).await?;
+                for mark in &marks {
+                    self.store.delete_membership(deadline, &mark.membership_id).await?;
+                }
                 OffboardStatus::Deleted
             }
             OffboardMode::Revoke => OffboardStatus::Revoked,

@@ -107,12 +107,10 @@ impl Service {
             self.ensure_memberships(deadline, &user_id, &ensured, groups, known_groups),
             unmark,
         )?;
-        let status = if unmarked {
+        // `status` is about the user's attributes; the mark is a membership.
+        if unmarked {
             tracing::info!(user_id, "leaver mark removed");
-            OnboardStatus::Updated
-        } else {
-            status
-        };
+        }
         Ok(OnboardResult {
             user_id,
             user_name: user.user_name,

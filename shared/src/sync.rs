@@ -138,15 +138,17 @@ impl Service {
             to_remove,
             unresolved,
             leavers,
+            leaver_removals,
         } = diff(mode, &names, &directory, &current, &marked);
         result.unresolved = unresolved;
         result.leavers = leavers;
-        if to_remove.len() > limit {
-            tracing::warn!(planned = to_remove.len(), limit, "mass removal blocked");
-            return Err(Error::MassRemovalBlocked {
-                planned: to_remove.len(),
-                limit,
-            });
+        result.leavers.sort();
+        // Removing a marked leaver is the fence's doing, not the roster's: it is never
+        // blocked, or one leaver could keep a group's every later sync failing.
+        let planned = to_remove.len() - leaver_removals;
+        if planned > limit {
+            tracing::warn!(planned, limit, "mass removal blocked");
+            return Err(Error::MassRemovalBlocked { planned, limit });
         }
 
         result.added = to_add.iter().map(|(name, _)| name.clone()).collect();
@@ -165,15 +167,22 @@ impl Service {
             .await?;
         // Naming the removed members (DescribeUser) uses another API than the writes, so
         // the two run side by side.
-        let (removed, memberships) = futures_util::try_join!(
+        let (removed, (added, applied)) = futures_util::join!(
             self.removed_names(deadline, &current, &to_remove),
             self.apply(deadline, &group_id, &to_add, &to_remove),
-        )?;
-        result.removed = removed;
-        if fenced && !memberships.is_empty() {
-            self.take_back_marked(deadline, fence, &memberships, &mut result)
-                .await?;
+        );
+        // Adds that landed are checked against the marks even when the sync failed: a
+        // re-delivery might not come before the leaver uses the membership.
+        if fenced && !added.is_empty() {
+            let taken_back = self.take_back_marked(deadline, fence, &added, &mut result).await;
+            match (&applied, &removed, taken_back) {
+                (Ok(()), Ok(_), taken_back) => taken_back?,
+                (_, _, Err(error)) => tracing::warn!(%error, "the sync failed, and so did taking back adds of leavers"),
+                _ => {}
+            }
         }
+        applied?;
+        result.removed = removed?;
 
         let wrote = wrote_description || !to_add.is_empty() || !to_remove.is_empty();
         if result.status != SyncStatus::Created && wrote {
@@ -261,27 +270,40 @@ impl Service {
 
     /// Adds and removes go to different APIs with separate quotas, so each has its own
     /// stream: a removal never waits for a slot behind adds paced at their API's rate.
-    /// Returns the added memberships as `(userName, user id, membership id)`.
+    /// Returns the memberships that were added, as `(userName, user id, membership id)`,
+    /// also when a write failed, and whether every write succeeded.
     async fn apply<'a>(
         &self,
         deadline: Deadline,
         group_id: &str,
         to_add: &'a [(String, String)],
         to_remove: &[(&str, Option<String>)],
-    ) -> Result<Vec<(&'a str, &'a str, String)>, Error> {
+    ) -> (Vec<(&'a str, &'a str, String)>, Result<(), Error>) {
+        let landed = std::sync::Mutex::new(Vec::new());
         let adds = stream::iter(to_add)
-            .map(|(name, user_id)| async move {
-                let membership = self.store.create_membership(deadline, group_id, user_id).await?;
-                Ok::<_, Error>((name.as_str(), user_id.as_str(), membership.id().to_owned()))
+            .map(|(name, user_id)| {
+                let landed = &landed;
+                async move {
+                    let membership = self.store.create_membership(deadline, group_id, user_id).await?;
+                    let added = (name.as_str(), user_id.as_str(), membership.id().to_owned());
+                    landed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(added);
+                    Ok::<_, Error>(())
+                }
             })
             .buffer_unordered(self.config.write_concurrency)
-            .try_collect::<Vec<_>>();
+            .try_collect::<()>();
         let removes = stream::iter(to_remove)
             .map(|(membership, _)| self.store.delete_membership(deadline, membership))
             .buffer_unordered(self.config.write_concurrency)
             .try_collect::<()>();
-        let (added, ()) = futures_util::try_join!(adds, removes)?;
-        Ok(added)
+        let applied = futures_util::try_join!(adds, removes).map(drop);
+        (
+            landed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+            applied,
+        )
     }
 
     /// The fence's second read: users a revoke marked while this sync was adding them
@@ -409,6 +431,8 @@ struct Diff<'a> {
     to_remove: Vec<(&'a str, Option<String>)>,
     unresolved: Vec<String>,
     leavers: Vec<String>,
+    /// How many of `to_remove` are marked leavers.
+    leaver_removals: usize,
 }
 
 /// The plan. `marked` holds the users the leavers fence keeps out: in a replace or an
@@ -429,6 +453,7 @@ fn diff<'a>(
         to_remove: Vec::new(),
         unresolved: Vec::new(),
         leavers: Vec::new(),
+        leaver_removals: 0,
     };
     let mut listed_ids = HashSet::new();
     for name in names {
@@ -441,6 +466,7 @@ fn diff<'a>(
             out.leavers.push(name.clone());
             if let Some(membership) = current_ids.get(user_id) {
                 out.to_remove.push((membership, Some(name.clone())));
+                out.leaver_removals += 1;
             }
             continue;
         }
@@ -455,9 +481,11 @@ fn diff<'a>(
     // matches a current member.
     for m in current {
         let unlisted = !listed_ids.contains(m.user_id.as_str());
-        if unlisted && (mode == SyncMode::Replace || marked.contains(&m.user_id)) {
+        let leaver = marked.contains(&m.user_id);
+        if unlisted && (mode == SyncMode::Replace || leaver) {
             out.to_remove
                 .push((&m.membership_id, directory.name_of(&m.user_id).map(str::to_owned)));
+            out.leaver_removals += usize::from(leaver);
         }
     }
     out

@@ -98,7 +98,7 @@ async fn a_roster_never_adds_a_marked_leaver_and_removes_one_that_is_still_a_mem
     // The race this guards against, left behind: a marked leaver in the group.
     bench.member(&team, &leaver).await;
 
-    let result = sync(&fence, "replace", &["leaver", "quitter", "stayer", "joiner"])
+    let result = sync(&fence, "replace", &["quitter", "stayer", "leaver", "joiner"])
         .await
         .unwrap();
 
@@ -136,7 +136,8 @@ async fn onboarding_a_marked_leaver_again_removes_the_mark() {
     .unwrap();
     let result = fence.onboard(Deadline::unbounded(), request).await.unwrap();
 
-    assert_eq!(result.status, turnstile::OnboardStatus::Updated);
+    // The status is about the user's attributes, which did not change.
+    assert_eq!(result.status, turnstile::OnboardStatus::Unchanged);
     assert_eq!(groups_of(&bench, &user).await, set(&["Team"]));
     let synced = sync(&fence, "add", &["returner"]).await.unwrap();
     assert!(synced.leavers.is_empty(), "{synced:?}");
@@ -206,4 +207,69 @@ async fn the_fence_costs_the_calls_the_contract_states_and_nothing_when_off() {
     assert_eq!(on.2.total(), off.2.total() + 2, "{:?} vs {:?}", on.2, off.2);
     assert_eq!(off.2.writes(), 0);
     assert_eq!(on.2.writes(), 0);
+}
+
+#[tokio::test]
+async fn a_fenced_delete_removes_the_mark_only_after_the_user_so_a_failed_delete_leaves_it_marked() {
+    let bench = Bench::start().await;
+    let fence = fenced(&bench);
+    let user = bench.user("leaver").await;
+    revoke(&fence, "leaver").await;
+    let team = bench.group("Team").await;
+    bench.member(&team, &user).await;
+    let mut faults = turnstile_emulator::FaultConfig::default();
+    faults.operations.insert(
+        "DeleteUser".into(),
+        turnstile_emulator::FaultSpec {
+            error_probability: 1.0,
+            ..turnstile_emulator::FaultSpec::default()
+        },
+    );
+    bench.admin.set_faults(&faults).await.unwrap();
+    let delete = || turnstile::decode(json!({ "userName": "leaver", "mode": "delete" })).unwrap();
+
+    let failed = fence.offboard(Deadline::unbounded(), delete()).await.unwrap_err();
+
+    assert_eq!(failed.error_type(), "ServiceUnavailable");
+    assert_eq!(
+        groups_of(&bench, &user).await,
+        set(&[LEAVERS]),
+        "still marked, nothing else"
+    );
+    bench
+        .admin
+        .set_faults(&turnstile_emulator::FaultConfig::default())
+        .await
+        .unwrap();
+    let deleted = fence.offboard(Deadline::unbounded(), delete()).await.unwrap();
+    assert_eq!(deleted.status, turnstile::OffboardStatus::Deleted);
+    assert_eq!(deleted.removed_memberships, 0, "the mark is not counted: {deleted:?}");
+    let marks = bench
+        .client
+        .list_group_memberships()
+        .identity_store_id(STORE)
+        .group_id(
+            bench
+                .client
+                .get_group_id()
+                .identity_store_id(STORE)
+                .alternate_identifier(aws_sdk_identitystore::types::AlternateIdentifier::UniqueAttribute(
+                    aws_sdk_identitystore::types::UniqueAttribute::builder()
+                        .attribute_path("displayName")
+                        .attribute_value(aws_smithy_types::Document::String(LEAVERS.into()))
+                        .build()
+                        .unwrap(),
+                ))
+                .send()
+                .await
+                .unwrap()
+                .group_id,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        marks.group_memberships.is_empty(),
+        "the deleted user's mark is gone: {marks:?}"
+    );
 }
