@@ -32,26 +32,22 @@ impl Service {
     /// Refuses a request that would manage the leavers group itself: only revokes and
     /// onboarding write to it, or the fence would not hold.
     pub(crate) fn refuse_leavers_group(&self, path: &str, names: &[String]) -> Result<(), Error> {
-        match self.leavers_group() {
-            // Compared without case: the service may match display names that way.
-            Some(fence) if names.iter().any(|n| n.to_lowercase() == fence.to_lowercase()) => {
-                Err(Error::InvalidEvent(format!(
-                    "{path}: names the leavers group (LEAVERS_GROUP), which only offboard-user and onboard-user manage"
-                )))
-            }
-            _ => Ok(()),
+        // Compared without case: the service may match display names that way.
+        let Some(fence) = self.leavers_group().map(str::to_lowercase) else {
+            return Ok(());
+        };
+        if names.iter().any(|n| n.to_lowercase() == fence) {
+            return Err(Error::InvalidEvent(format!(
+                "{path}: names the leavers group (LEAVERS_GROUP), which only offboard-user and onboard-user manage"
+            )));
         }
+        Ok(())
     }
 
-    /// The leavers group's id; `None` when the fence is off or not `wanted`, or when the
-    /// group does not exist and `create` is false (no revoke has marked anyone yet).
-    pub(crate) async fn leavers_group_id(
-        &self,
-        deadline: Deadline,
-        create: bool,
-        wanted: bool,
-    ) -> Result<Option<String>, Error> {
-        let Some(name) = self.leavers_group().filter(|_| wanted) else {
+    /// The leavers group's id; `None` when the fence is off, or when the group does not
+    /// exist and `create` is false (no revoke has marked anyone yet).
+    pub(crate) async fn leavers_group_id(&self, deadline: Deadline, create: bool) -> Result<Option<String>, Error> {
+        let Some(name) = self.leavers_group() else {
             return Ok(None);
         };
         match self.store.group_id(deadline, name).await? {
@@ -84,7 +80,7 @@ impl Service {
     /// onboard-user's way back for a revoked leaver: removes the user's mark, if any.
     /// Returns whether there was one.
     pub(crate) async fn unmark(&self, deadline: Deadline, user_id: &str) -> Result<bool, Error> {
-        let Some(fence) = self.leavers_group_id(deadline, false, true).await? else {
+        let Some(fence) = self.leavers_group_id(deadline, false).await? else {
             return Ok(false);
         };
         let Some(mark) = self.store.membership_id(deadline, &fence, user_id).await? else {

@@ -52,9 +52,7 @@ impl Service {
         // below finds it and takes its add back (see `fence`). A delete removes a mark
         // only once the user is gone, so that a delete failing half-way leaves the user
         // marked rather than free to be added back.
-        let fence = self
-            .leavers_group_id(deadline, mode == OffboardMode::Revoke, true)
-            .await?;
+        let fence = self.leavers_group_id(deadline, mode == OffboardMode::Revoke).await?;
         if let (Some(fence), OffboardMode::Revoke) = (&fence, mode) {
             self.store.create_membership(deadline, fence, &user_id).await?;
         }

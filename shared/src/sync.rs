@@ -42,6 +42,23 @@ pub struct SyncResult {
     pub leavers: Vec<String>,
 }
 
+impl SyncResult {
+    /// A result with nothing done yet.
+    fn empty(display_name: &str, dry_run: bool) -> Self {
+        Self {
+            group_id: None,
+            display_name: display_name.to_owned(),
+            status: SyncStatus::Unchanged,
+            dry_run,
+            added: Vec::new(),
+            removed: Vec::new(),
+            unchanged: 0,
+            unresolved: Vec::new(),
+            leavers: Vec::new(),
+        }
+    }
+}
+
 /// How listed userNames are turned into user ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resolution {
@@ -100,25 +117,18 @@ impl Service {
         } = request;
         let names = dedup(members);
         let limit = max_removals.map_or(self.config.max_removals, |m| usize::try_from(m).unwrap_or(usize::MAX));
-        let mut result = SyncResult {
-            group_id: None,
-            display_name: group.display_name.clone(),
-            status: SyncStatus::Unchanged,
-            dry_run,
-            added: Vec::new(),
-            removed: Vec::new(),
-            unchanged: 0,
-            unresolved: Vec::new(),
-            leavers: Vec::new(),
-        };
+        let mut result = SyncResult::empty(&group.display_name, dry_run);
         self.refuse_leavers_group("group.displayName", std::slice::from_ref(&group.display_name))?;
 
         // A remove never adds, so only the other modes need the leavers fence.
         let fenced = self.leavers_group().is_some() && mode != SyncMode::Remove;
-        let (existing, fence) = futures_util::try_join!(
-            self.store.group_id(deadline, &group.display_name),
-            self.leavers_group_id(deadline, false, fenced),
-        )?;
+        let (existing, fence) = futures_util::try_join!(self.store.group_id(deadline, &group.display_name), async {
+            if fenced {
+                self.leavers_group_id(deadline, false).await
+            } else {
+                Ok(None)
+            }
+        },)?;
         if existing.is_none() && mode == SyncMode::Remove {
             result.status = SyncStatus::NotFound;
             return Ok(result);
@@ -319,7 +329,7 @@ impl Service {
     ) -> Result<(), Error> {
         let fence = match fence {
             Some(id) => Some(id),
-            None => self.leavers_group_id(deadline, false, true).await?,
+            None => self.leavers_group_id(deadline, false).await?,
         };
         let marked = self.marked(deadline, fence.as_deref()).await?;
         let taken: Vec<&(&str, &str, String)> = memberships

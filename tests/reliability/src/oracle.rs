@@ -264,17 +264,9 @@ fn contact(item: &Map<String, Value>) -> bool {
 }
 
 fn address(item: &Map<String, Value>) -> bool {
-    const FIELDS: [&str; 7] = [
-        "streetAddress",
-        "locality",
-        "region",
-        "postalCode",
-        "country",
-        "formatted",
-        "type",
-    ];
-    FIELDS.iter().any(|k| item.get(*k).is_some_and(|v| !v.is_null()))
-        && FIELDS.iter().all(|k| optional(item, k, text))
+    let mut texts = ADDRESS_FIELDS.iter().filter(|k| **k != "primary");
+    texts.clone().any(|k| item.get(*k).is_some_and(|v| !v.is_null()))
+        && texts.all(|k| optional(item, k, text))
         && optional(item, "primary", boolean)
 }
 

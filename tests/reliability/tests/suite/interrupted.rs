@@ -57,18 +57,8 @@ fn slow_writes() -> FaultConfig {
     config
 }
 
-const TEN_GROUPS: [&str; 10] = [
-    "Team Aurora",
-    "Team Borealis",
-    "Team Cirrus",
-    "Team Dynamo",
-    "Payments Platform",
-    "Search Relevance",
-    "Mobile Guild",
-    "Security Champions",
-    "All Staff",
-    "On-Call Primary",
-];
+/// The first ten of the people's groups.
+const TEN_GROUPS: &[&str] = people::GROUPS.split_at(10).0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_offboarding_finishes_when_the_event_is_delivered_again() {
@@ -83,7 +73,7 @@ async fn an_interrupted_offboarding_finishes_when_the_event_is_delivered_again()
                 let emu = Emu::start(300 + k).await;
                 let setup = emu.service().await;
                 for p in [&leaver, &colleague] {
-                    deliver(&setup, Function::Onboard, &people::onboard(p, &TEN_GROUPS))
+                    deliver(&setup, Function::Onboard, &people::onboard(p, TEN_GROUPS))
                         .await
                         .outcome
                         .expect("setup");

@@ -307,55 +307,27 @@ fn echoing(kind: Echo, message: &str) -> Vec<Rule> {
     }
 }
 
-fn validation(m: &str) -> ValidationException {
-    ValidationException::builder()
-        .message(m)
-        .meta(meta("ValidationException", m))
-        .build()
+/// Service errors whose message (and metadata) is `m`, as the service sends them.
+macro_rules! echoing {
+    ($($name:ident: $error:ident $(($reason:ident))?;)*) => {$(
+        fn $name(m: &str) -> $error {
+            $error::builder()
+                .message(m)
+                $(.reason(ConflictExceptionReason::$reason))?
+                .meta(meta(stringify!($error), m))
+                .build()
+        }
+    )*};
 }
 
-fn denied(m: &str) -> AccessDeniedException {
-    AccessDeniedException::builder()
-        .message(m)
-        .meta(meta("AccessDeniedException", m))
-        .build()
-}
-
-fn throttled(m: &str) -> ThrottlingException {
-    ThrottlingException::builder()
-        .message(m)
-        .meta(meta("ThrottlingException", m))
-        .build()
-}
-
-fn internal(m: &str) -> InternalServerException {
-    InternalServerException::builder()
-        .message(m)
-        .meta(meta("InternalServerException", m))
-        .build()
-}
-
-fn not_found(m: &str) -> ResourceNotFoundException {
-    ResourceNotFoundException::builder()
-        .message(m)
-        .meta(meta("ResourceNotFoundException", m))
-        .build()
-}
-
-fn concurrent(m: &str) -> ConflictException {
-    ConflictException::builder()
-        .message(m)
-        .reason(ConflictExceptionReason::ConcurrentModification)
-        .meta(meta("ConflictException", m))
-        .build()
-}
-
-fn uniqueness(m: &str) -> ConflictException {
-    ConflictException::builder()
-        .message(m)
-        .reason(ConflictExceptionReason::UniquenessConstraintViolation)
-        .meta(meta("ConflictException", m))
-        .build()
+echoing! {
+    validation: ValidationException;
+    denied: AccessDeniedException;
+    throttled: ThrottlingException;
+    internal: InternalServerException;
+    not_found: ResourceNotFoundException;
+    concurrent: ConflictException(ConcurrentModification);
+    uniqueness: ConflictException(UniquenessConstraintViolation);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
