@@ -349,18 +349,20 @@ def retryable_error_types() -> set[str]:
     return {error_types()[v] for v in variants}
 
 
+def _impl_methods(file: str, type_name: str) -> dict[str, str]:
+    """Method name -> body, for every method of `impl <type_name>` in shared/src/<file>."""
+    text = _strip_tests((SHARED_SRC / file).read_text(encoding="utf-8"))
+    impl = re.search(rf"\bimpl\s+{type_name}\s*\{{", text)
+    if impl is None:
+        raise AssertionError(f"no `impl {type_name}` in {file}")
+    block = _block_from(text, impl.start())
+    return {m.group(1): _block_from(block, m.end()) for m in re.finditer(r"\bfn\s+(\w+)", block)}
+
+
 @cache
 def store_methods() -> dict[str, str]:
     """Method name -> body, for every method of `impl IdentityStore` in store.rs."""
-    text = _strip_tests((SHARED_SRC / "store.rs").read_text(encoding="utf-8"))
-    impl = re.search(r"\bimpl\s+IdentityStore\s*\{", text)
-    if impl is None:
-        raise AssertionError("no `impl IdentityStore` in store.rs")
-    block = _block_from(text, impl.start())
-    methods = {}
-    for match in re.finditer(r"\bfn\s+(\w+)", block):
-        methods[match.group(1)] = _block_from(block, match.end())
-    return methods
+    return _impl_methods("store.rs", "IdentityStore")
 
 
 _OPERATION = re.compile(r"(?:\.\s*call|\blist_all)\s*\(\s*\"(\w+)\"")
@@ -388,12 +390,7 @@ _STORE_CALL = re.compile(r"\.\s*store\s*\.\s*(\w+)\s*\(")
 @cache
 def shared_helpers() -> dict[str, str]:
     """Method name -> body, for the `impl Service` helpers in fence.rs that the jobs share."""
-    text = _strip_tests((SHARED_SRC / "fence.rs").read_text(encoding="utf-8"))
-    impl = re.search(r"\bimpl\s+Service\s*\{", text)
-    if impl is None:
-        raise AssertionError("no `impl Service` in fence.rs")
-    block = _block_from(text, impl.start())
-    return {m.group(1): _block_from(block, m.end()) for m in re.finditer(r"\bfn\s+(\w+)", block)}
+    return _impl_methods("fence.rs", "Service")
 
 
 def _store_calls_in(text: str, seen: frozenset = frozenset()) -> set[str]:

@@ -99,8 +99,8 @@ impl Service {
         // Onboarding an existing user says the person is active: a revoke's mark goes.
         let unmark = async {
             match &ensured {
-                Ensured::Existing(_) if self.leavers_group().is_some() => self.unmark(deadline, &user_id).await,
-                _ => Ok(false),
+                Ensured::Existing(_) => self.unmark(deadline, &user_id).await,
+                Ensured::Created(_) => Ok(false),
             }
         };
         let (groups, unmarked) = futures_util::try_join!(

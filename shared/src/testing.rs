@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_identitystore::Client;
+use aws_sdk_identitystore::config::Credentials;
 use aws_sdk_identitystore::types::ConflictExceptionReason;
 use aws_sdk_identitystore::types::error::{
     AccessDeniedException, ConflictException, InternalServerException, ResourceNotFoundException, ThrottlingException,
     ValidationException,
 };
 use aws_smithy_mocks::{Rule, RuleMode, mock_client};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -25,6 +27,20 @@ pub const STORE_ID: &str = "d-1234567890";
 pub fn client(rules: &[&Rule]) -> Client {
     mock_client!(aws_sdk_identitystore, RuleMode::MatchAny, rules, |c| c
         .retry_config(aws_config::retry::RetryConfig::disabled()))
+}
+
+/// The real SDK client for a server on 127.0.0.1 (the emulator, moto, a TLS test
+/// server), built as the functions build theirs ([`crate::sdk_client`]), with a fixed
+/// region and static test credentials. `http` replaces the SDK's default HTTPS client.
+pub async fn local_client(endpoint: &str, http: Option<SharedHttpClient>) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .endpoint_url(endpoint);
+    if let Some(http) = http {
+        loader = loader.http_client(http);
+    }
+    crate::sdk_client(&loader.load().await)
 }
 
 /// Default configuration, quick backoff, no pacing (a mock has no quota).

@@ -9,7 +9,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aws_sdk_identitystore::config::Credentials;
 use aws_sdk_identitystore::types::{AlternateIdentifier, UniqueAttribute};
 use aws_smithy_types::Document;
 use rustls_pki_types::pem::PemObject;
@@ -69,13 +68,7 @@ async fn identity_store_over_tls() -> String {
 
 async fn get_user_id(endpoint: &str, ca_bundle: Option<&str>) -> Result<String, String> {
     let http = turnstile::http::https_client(ca_bundle).map_err(|e| e.to_string())?;
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .region(aws_config::Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
+    let client = turnstile::testing::local_client(endpoint, Some(http)).await;
     let id = AlternateIdentifier::UniqueAttribute(
         UniqueAttribute::builder()
             .attribute_path("userName")
@@ -83,7 +76,7 @@ async fn get_user_id(endpoint: &str, ca_bundle: Option<&str>) -> Result<String, 
             .build()
             .unwrap(),
     );
-    turnstile::sdk_client(&shared)
+    client
         .get_user_id()
         .identity_store_id("d-1234567890")
         .alternate_identifier(id)

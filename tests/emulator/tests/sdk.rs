@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_identitystore::Client;
-use aws_sdk_identitystore::config::Credentials;
 use aws_sdk_identitystore::operation::create_group_membership::CreateGroupMembershipError;
 use aws_sdk_identitystore::operation::create_user::CreateUserError;
 use aws_sdk_identitystore::operation::describe_user::DescribeUserError;
@@ -37,13 +36,7 @@ async fn start_with(options: Options) -> (Emulator, Client, Admin) {
 }
 
 async fn client(endpoint: &str) -> Client {
-    let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    turnstile::sdk_client(&shared)
+    turnstile::testing::local_client(endpoint, None).await
 }
 
 fn by_user_name(name: &str) -> AlternateIdentifier {

@@ -3,7 +3,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_sdk_identitystore::config::Credentials;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -59,13 +58,7 @@ impl Emu {
 
     /// The real SDK client against this emulator, built as the README says.
     pub async fn client(&self) -> aws_sdk_identitystore::Client {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-            .endpoint_url(self.endpoint())
-            .load()
-            .await;
-        turnstile::sdk_client(&shared)
+        turnstile::testing::local_client(&self.endpoint(), None).await
     }
 
     /// A service (one execution environment) with [`test_config`].

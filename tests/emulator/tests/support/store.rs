@@ -2,7 +2,6 @@
 //! write through the SDK directly (so setup is not counted once counters are reset).
 
 use aws_sdk_identitystore::Client;
-use aws_sdk_identitystore::config::Credentials;
 use aws_sdk_identitystore::types::{MemberId, Name};
 use turnstile::{Config, Service};
 use turnstile_emulator::admin::Admin;
@@ -20,13 +19,7 @@ pub struct Bench {
 impl Bench {
     pub async fn start() -> Self {
         let emulator = Emulator::start(Options::default()).await.expect("emulator");
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "static"))
-            .endpoint_url(emulator.endpoint())
-            .load()
-            .await;
-        let client = turnstile::sdk_client(&shared);
+        let client = turnstile::testing::local_client(&emulator.endpoint(), None).await;
         let admin = Admin::new(emulator.addr);
         Self {
             _emulator: emulator,
