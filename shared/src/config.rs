@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::Error;
-use crate::retry::RetryPolicy;
+use crate::RetryPolicy;
 
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -91,7 +91,7 @@ fn unknown_fields_are_ignored_and_null_optionals_are_absent() {
     }))
     .unwrap();
     assert_eq!(request.group.description, None);
-    assert_eq!(request.mode, turnstile::request::SyncMode::Replace);
+    assert_eq!(request.mode, turnstile::SyncMode::Replace);
     assert!(!request.dry_run);
 }
 

@@ -1,115 +1,11 @@
-//! The jobs' decisions that need no handler: convergence, resolution choice, and the
-//! ListUsers path of a roster sync.
+//! The jobs' decisions seen through the service: the ListUsers path of a roster sync.
 
 use aws_sdk_identitystore::Client;
 use aws_sdk_identitystore::operation::create_group_membership::CreateGroupMembershipError;
-use aws_sdk_identitystore::types::{Email, Name};
 use aws_smithy_mocks::mock;
 use pretty_assertions::assert_eq;
-use turnstile::request::SyncMode;
-use turnstile::sync::{Resolution, choose_resolution, choose_resolution_early};
 use turnstile::testing::{self, out};
-use turnstile::{Deadline, OnboardRequest, SyncRequest};
-
-#[test]
-fn convergence_updates_only_the_attributes_that_differ_and_keeps_unset_parts() {
-    let request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/mover.json")).unwrap();
-    let stored = out::described_user("user-alice", "alice.archer")
-        .display_name("Alice Archer")
-        .name(
-            Name::builder()
-                .given_name("Alice")
-                .family_name("Archer")
-                .middle_name("Q")
-                .build(),
-        )
-        .emails(
-            Email::builder()
-                .value("alice.archer@example.com")
-                .r#type("work")
-                .primary(true)
-                .build(),
-        )
-        .title("Software Engineer")
-        .locale("de-DE")
-        .build()
-        .unwrap();
-
-    let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
-
-    assert_eq!(changed, ["emails", "title"]);
-    let paths: Vec<&str> = operations
-        .iter()
-        .map(aws_sdk_identitystore::types::AttributeOperation::attribute_path)
-        .collect();
-    assert_eq!(paths, ["emails", "title"]);
-    let emails = operations[0].attribute_value().unwrap().as_array().unwrap();
-    let email = emails[0].as_object().unwrap();
-    assert_eq!(email["Value"].as_string(), Some("alice.archer@platform.example.com"));
-    assert_eq!(email["Type"].as_string(), Some("work"));
-    assert_eq!(email["Primary"].as_bool(), Some(true));
-}
-
-#[test]
-fn convergence_of_a_matching_user_is_empty() {
-    let request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/unchanged.json")).unwrap();
-    let stored = out::stored_alice();
-
-    let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
-
-    assert!(operations.is_empty() && changed.is_empty());
-}
-
-#[test]
-fn a_changed_name_part_is_set_by_sub_path_and_reported_as_name() {
-    let mut request: OnboardRequest = turnstile::decode(testing::fixture("onboard-user/unchanged.json")).unwrap();
-    request.user.name.family_name = "Archer-Bow".into();
-    let stored = out::stored_alice();
-
-    let (operations, changed) = turnstile::onboard::convergence(&request.user, &stored);
-
-    assert_eq!(changed, ["name"]);
-    assert_eq!(operations.len(), 1);
-    assert_eq!(operations[0].attribute_path(), "name.familyName");
-    assert_eq!(operations[0].attribute_value().unwrap().as_string(), Some("Archer-Bow"));
-}
-
-#[test]
-fn resolution_picks_whichever_costs_fewer_calls() {
-    // 3 names, a 2-member group, ~1000 users: 3 lookups beat 10 pages.
-    assert_eq!(choose_resolution(SyncMode::Replace, 3, 2, 1000), Resolution::Lookup);
-    // 5,000 names against a 6,000-user store: 60 pages beat 5,000 lookups.
-    assert_eq!(
-        choose_resolution(SyncMode::Replace, 5000, 0, 6000),
-        Resolution::ListUsers
-    );
-    // An empty roster for a 500-member group must name 500 removals: 5 pages win.
-    assert_eq!(choose_resolution(SyncMode::Replace, 0, 500, 400), Resolution::ListUsers);
-    // add never names removals.
-    assert_eq!(choose_resolution(SyncMode::Add, 0, 500, 400), Resolution::Lookup);
-    // A store of at most 100 users is one page, cheaper than two lookups.
-    assert_eq!(choose_resolution(SyncMode::Replace, 2, 0, 50), Resolution::ListUsers);
-}
-
-#[test]
-fn resolution_is_chosen_before_counting_members_only_when_the_count_cannot_matter() {
-    // 5,000 names, 6,000 users: listing wins whatever the removals.
-    assert_eq!(
-        choose_resolution_early(SyncMode::Replace, 5000, 6000),
-        Some(Resolution::ListUsers)
-    );
-    // 3 names: lookups win unless the group holds many members to remove.
-    assert_eq!(choose_resolution_early(SyncMode::Replace, 3, 1000), None);
-    // add and remove never name removals by lookup.
-    assert_eq!(
-        choose_resolution_early(SyncMode::Add, 3, 1000),
-        Some(Resolution::Lookup)
-    );
-    assert_eq!(
-        choose_resolution_early(SyncMode::Remove, 500, 1000),
-        Some(Resolution::ListUsers)
-    );
-}
+use turnstile::{Deadline, SyncRequest};
 
 #[tokio::test]
 async fn a_roster_resolved_by_listing_users_names_removals_without_describe_user() {

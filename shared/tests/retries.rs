@@ -13,9 +13,9 @@ use aws_sdk_identitystore::operation::list_users::ListUsersError;
 use aws_sdk_identitystore::types::ConflictExceptionReason;
 use aws_smithy_mocks::mock;
 use tokio::time::Instant;
-use turnstile::store::Ensured;
+use turnstile::Ensured;
 use turnstile::testing::{self, out};
-use turnstile::{Deadline, Error, IdentityStore, RetryPolicy};
+use turnstile::{Deadline, Error, IdentityStore, RetryPolicy, UserSpec};
 
 fn store(rules: &[&aws_smithy_mocks::Rule], policy: RetryPolicy) -> IdentityStore {
     IdentityStore::new(testing::client(rules), testing::STORE_ID, policy)
@@ -29,13 +29,13 @@ fn quick() -> RetryPolicy {
     }
 }
 
-fn create_request(
-    store: &IdentityStore,
-) -> aws_sdk_identitystore::operation::create_user::builders::CreateUserFluentBuilder {
-    store
-        .create_user_request()
-        .user_name("alice.archer")
-        .display_name("Alice Archer")
+/// The joiner the create tests send.
+fn alice() -> UserSpec {
+    UserSpec {
+        user_name: "alice.archer".into(),
+        display_name: "Alice Archer".into(),
+        ..UserSpec::default()
+    }
 }
 
 #[tokio::test]
@@ -48,10 +48,7 @@ async fn a_create_that_meets_a_uniqueness_conflict_resolves_to_the_existing_user
     let lookup = mock!(Client::get_user_id).then_output(|| out::user_id("user-alice"));
     let store = store(&[&create, &lookup], quick());
 
-    let ensured = store
-        .create_user(Deadline::unbounded(), "alice.archer", &create_request(&store))
-        .await
-        .unwrap();
+    let ensured = store.create_user(Deadline::unbounded(), &alice()).await.unwrap();
 
     assert_eq!(ensured, Ensured::Existing("user-alice".into()));
     assert_eq!((create.num_calls(), lookup.num_calls()), (1, 1));
@@ -92,10 +89,7 @@ async fn throttling_with_a_retry_after_hint_waits_at_least_the_hint_each_time() 
     let store = store(&[&create], policy);
     let started = Instant::now();
 
-    let ensured = store
-        .create_user(Deadline::unbounded(), "alice.archer", &create_request(&store))
-        .await
-        .unwrap();
+    let ensured = store.create_user(Deadline::unbounded(), &alice()).await.unwrap();
 
     let waited = started.elapsed();
     assert_eq!(ensured, Ensured::Created("user-alice".into()));
@@ -116,11 +110,7 @@ async fn throttling_whose_hint_outlasts_the_deadline_fails_as_throttled_without_
     let started = Instant::now();
 
     let error = store
-        .create_user(
-            Deadline::after(Duration::from_secs(5)),
-            "alice.archer",
-            &create_request(&store),
-        )
+        .create_user(Deadline::after(Duration::from_secs(5)), &alice())
         .await
         .unwrap_err();
 
@@ -155,10 +145,7 @@ async fn throttling_without_a_hint_backs_off_and_gives_up_after_max_attempts() {
     let store = store(&[&create], policy);
     let started = Instant::now();
 
-    let error = store
-        .create_user(Deadline::unbounded(), "alice.archer", &create_request(&store))
-        .await
-        .unwrap_err();
+    let error = store.create_user(Deadline::unbounded(), &alice()).await.unwrap_err();
 
     assert_eq!(error.error_type(), "Throttled");
     assert!(error.to_string().ends_with("(gave up after 4 attempts)"), "{error}");
@@ -245,10 +232,7 @@ async fn access_denied_fails_as_access_denied_after_exactly_one_call() {
         mock!(Client::create_user).then_error(|| CreateUserError::AccessDeniedException(testing::access_denied()));
     let store = store(&[&create], quick());
 
-    let error = store
-        .create_user(Deadline::unbounded(), "alice.archer", &create_request(&store))
-        .await
-        .unwrap_err();
+    let error = store.create_user(Deadline::unbounded(), &alice()).await.unwrap_err();
 
     assert_eq!(
         error,
@@ -266,10 +250,7 @@ async fn a_validation_error_is_rejected_after_exactly_one_call() {
         .then_error(|| CreateUserError::ValidationException(testing::validation("Invalid input for userName")));
     let store = store(&[&create], quick());
 
-    let error = store
-        .create_user(Deadline::unbounded(), "alice.archer", &create_request(&store))
-        .await
-        .unwrap_err();
+    let error = store.create_user(Deadline::unbounded(), &alice()).await.unwrap_err();
 
     assert_eq!(error.error_type(), "Rejected");
     assert_eq!(create.num_calls(), 1);

@@ -67,7 +67,7 @@ async fn identity_store_over_tls() -> String {
 }
 
 async fn get_user_id(endpoint: &str, ca_bundle: Option<&str>) -> Result<String, String> {
-    let http = turnstile::http::https_client(ca_bundle).map_err(|e| e.to_string())?;
+    let http = turnstile::https_client(ca_bundle).map_err(|e| e.to_string())?;
     let client = turnstile::testing::local_client(endpoint, Some(http)).await;
     let id = AlternateIdentifier::UniqueAttribute(
         UniqueAttribute::builder()

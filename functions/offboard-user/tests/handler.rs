@@ -18,7 +18,7 @@ async fn invoke(rules: &[&Rule], fixture: &str) -> Result<Value, lambda_runtime:
 }
 
 async fn offboard(service: &turnstile::Service, fixture: &str) -> Result<Value, lambda_runtime::Diagnostic> {
-    offboard_user::handle(service, testing::event(testing::fixture(fixture)))
+    turnstile::handle::<turnstile::Offboard>(service, testing::event(testing::fixture(fixture)))
         .await
         .map(|result| serde_json::to_value(result).expect("serializable"))
         .map_err(Into::into)

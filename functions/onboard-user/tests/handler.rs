@@ -22,7 +22,7 @@ async fn invoke(
 ) -> Result<Value, lambda_runtime::Diagnostic> {
     let service = testing::service_with(rules, adjust);
     let event = testing::event(testing::fixture(fixture));
-    onboard_user::handle(&service, event)
+    turnstile::handle::<turnstile::Onboard>(&service, event)
         .await
         .map(|result| serde_json::to_value(result).expect("serializable"))
         .map_err(Into::into)

@@ -13,7 +13,7 @@ const FORMS: [&str; 2] = ["", ".envelope"];
 
 async fn invoke(rules: &[&Rule], fixture: &str) -> Result<Value, lambda_runtime::Diagnostic> {
     let service = testing::service(rules);
-    sync_group::handle(&service, testing::event(testing::fixture(fixture)))
+    turnstile::handle::<turnstile::SyncGroup>(&service, testing::event(testing::fixture(fixture)))
         .await
         .map(|result| serde_json::to_value(result).expect("serializable"))
         .map_err(Into::into)

@@ -244,12 +244,30 @@ async fn a_fenced_delete_removes_the_mark_only_after_the_user_so_a_failed_delete
     let deleted = fence.offboard(Deadline::unbounded(), delete()).await.unwrap();
     assert_eq!(deleted.status, turnstile::OffboardStatus::Deleted);
     assert_eq!(deleted.removed_memberships, 0, "the mark is not counted: {deleted:?}");
-    // The store's own wrapper reads the leavers group, as the functions do.
-    let store = turnstile::IdentityStore::new(bench.client.clone(), STORE, turnstile::RetryPolicy::default());
-    let leavers = store.group_id(Deadline::unbounded(), LEAVERS).await.unwrap().unwrap();
-    let marks = store
-        .memberships_of_group(Deadline::unbounded(), &leavers)
+    // The leavers group itself is read with the plain SDK client.
+    let leavers = bench
+        .client
+        .get_group_id()
+        .identity_store_id(STORE)
+        .alternate_identifier(aws_sdk_identitystore::types::AlternateIdentifier::UniqueAttribute(
+            aws_sdk_identitystore::types::UniqueAttribute::builder()
+                .attribute_path("displayName")
+                .attribute_value(aws_smithy_types::Document::String(LEAVERS.to_owned()))
+                .build()
+                .unwrap(),
+        ))
+        .send()
         .await
-        .unwrap();
+        .unwrap()
+        .group_id;
+    let marks = bench
+        .client
+        .list_group_memberships()
+        .identity_store_id(STORE)
+        .group_id(leavers)
+        .send()
+        .await
+        .unwrap()
+        .group_memberships;
     assert!(marks.is_empty(), "the deleted user's mark is gone: {marks:?}");
 }

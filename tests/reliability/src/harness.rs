@@ -6,6 +6,7 @@ use std::time::Duration;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use serde_json::value::RawValue;
+pub use turnstile::Function;
 use turnstile::{Config, Service};
 use turnstile_emulator::admin::Admin;
 use turnstile_emulator::{Counters, Emulator, FaultConfig, Options};
@@ -100,26 +101,6 @@ impl Emu {
     }
 }
 
-/// One of the three functions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Function {
-    Onboard,
-    Offboard,
-    Sync,
-}
-
-impl Function {
-    pub const ALL: [Self; 3] = [Self::Onboard, Self::Offboard, Self::Sync];
-
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Onboard => "onboard-user",
-            Self::Offboard => "offboard-user",
-            Self::Sync => "sync-group",
-        }
-    }
-}
-
 /// A result as the caller sees it: the result object, or Lambda's error object.
 pub type Outcome = Result<Value, Diagnostic>;
 
@@ -155,17 +136,7 @@ pub async fn invoke_raw(service: &Service, function: Function, payload: Box<RawV
     logs::install();
     INVOCATIONS.fetch_add(1, Ordering::Relaxed);
     let event = LambdaEvent::new(payload, turnstile::testing::context(budget));
-    let result = match function {
-        Function::Onboard => Box::pin(onboard_user::handle(service, event))
-            .await
-            .map(|r| serde_json::to_value(r).expect("results serialize")),
-        Function::Offboard => Box::pin(offboard_user::handle(service, event))
-            .await
-            .map(|r| serde_json::to_value(r).expect("results serialize")),
-        Function::Sync => Box::pin(sync_group::handle(service, event))
-            .await
-            .map(|r| serde_json::to_value(r).expect("results serialize")),
-    };
+    let result = Box::pin(turnstile::handle_function(function, service, event)).await;
     result.map_err(|error| {
         tracing::error!("{error:?}");
         let diagnostic = Diagnostic::from(error);

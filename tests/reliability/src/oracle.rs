@@ -110,9 +110,9 @@ impl Reading {
             return false;
         };
         match function {
-            Function::Onboard => self.onboard(request),
-            Function::Offboard => self.offboard(request),
-            Function::Sync => self.sync(request),
+            Function::OnboardUser => self.onboard(request),
+            Function::OffboardUser => self.offboard(request),
+            Function::SyncGroup => self.sync(request),
         }
     }
 

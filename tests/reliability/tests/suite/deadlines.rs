@@ -35,18 +35,18 @@ async fn setup(emu: &Emu, function: Function) -> Value {
     let service = emu.service().await;
     let joiner = person(0, 0);
     let groups = ["All Staff", "Team Aurora", "Team Borealis"];
-    deliver(&service, Function::Onboard, &people::onboard(&joiner, &groups))
+    deliver(&service, Function::OnboardUser, &people::onboard(&joiner, &groups))
         .await
         .outcome
         .expect("setup");
-    deliver(&service, Function::Onboard, &people::onboard(&person(1, 0), &[]))
+    deliver(&service, Function::OnboardUser, &people::onboard(&person(1, 0), &[]))
         .await
         .outcome
         .expect("setup");
     match function {
-        Function::Onboard => people::onboard(&person(0, 1), &["All Staff", "Team Cirrus"]),
-        Function::Offboard => people::offboard(&joiner.user_name, Some("revoke")),
-        Function::Sync => people::sync(
+        Function::OnboardUser => people::onboard(&person(0, 1), &["All Staff", "Team Cirrus"]),
+        Function::OffboardUser => people::offboard(&joiner.user_name, Some("revoke")),
+        Function::SyncGroup => people::sync(
             "Team Aurora",
             &[person(1, 0).user_name, "nobody.known".to_owned()],
             "replace",
@@ -57,9 +57,9 @@ async fn setup(emu: &Emu, function: Function) -> Value {
 /// A later write of each function, to throttle once the job is under way.
 const fn later_write(function: Function) -> &'static str {
     match function {
-        Function::Onboard => "UpdateUser",
-        Function::Offboard => "DeleteGroupMembership",
-        Function::Sync => "CreateGroupMembership",
+        Function::OnboardUser => "UpdateUser",
+        Function::OffboardUser => "DeleteGroupMembership",
+        Function::SyncGroup => "CreateGroupMembership",
     }
 }
 
@@ -181,21 +181,21 @@ async fn check(function: Function) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onboard_user_returns_a_retryable_error_before_its_deadline() {
-    let figures = check(Function::Onboard).await;
+    let figures = check(Function::OnboardUser).await;
     sizing::report("deadlines-onboard-user", &json!(figures));
     assert_eq!(logs::findings(), vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_user_returns_a_retryable_error_before_its_deadline() {
-    let figures = check(Function::Offboard).await;
+    let figures = check(Function::OffboardUser).await;
     sizing::report("deadlines-offboard-user", &json!(figures));
     assert_eq!(logs::findings(), vec![]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_group_returns_a_retryable_error_before_its_deadline() {
-    let figures = check(Function::Sync).await;
+    let figures = check(Function::SyncGroup).await;
     sizing::report("deadlines-sync-group", &json!(figures));
     assert_eq!(logs::findings(), vec![]);
 }

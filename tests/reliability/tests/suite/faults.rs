@@ -86,7 +86,7 @@ fn events(seed: u64) -> Vec<Event> {
                 let person = people::person(rng.usize(..PEOPLE), 0);
                 let groups = some_groups(&mut rng, 4);
                 (
-                    Function::Onboard,
+                    Function::OnboardUser,
                     "joiner",
                     people::onboard(&person, &groups),
                     "Employee Hired",
@@ -97,7 +97,7 @@ fn events(seed: u64) -> Vec<Event> {
                 let person = people::person(rng.usize(..PEOPLE), rng.usize(1..VERSIONS));
                 let groups = some_groups(&mut rng, 3);
                 (
-                    Function::Onboard,
+                    Function::OnboardUser,
                     "mover",
                     people::onboard(&person, &groups),
                     "Employee Updated",
@@ -107,7 +107,7 @@ fn events(seed: u64) -> Vec<Event> {
                 let person = people::person(rng.usize(..PEOPLE), 0);
                 let mode = if rng.bool() { Some("delete") } else { None };
                 (
-                    Function::Offboard,
+                    Function::OffboardUser,
                     "leaver-delete",
                     people::offboard(&person.user_name, mode),
                     "Employee Terminated",
@@ -116,7 +116,7 @@ fn events(seed: u64) -> Vec<Event> {
             60..=69 => {
                 let person = people::person(rng.usize(..PEOPLE), 0);
                 (
-                    Function::Offboard,
+                    Function::OffboardUser,
                     "leaver-revoke",
                     people::offboard(&person.user_name, Some("revoke")),
                     "Employee Terminated",
@@ -137,7 +137,7 @@ fn events(seed: u64) -> Vec<Event> {
                 if rng.u8(..12) == 0 {
                     payload["dryRun"] = json!(true);
                 }
-                (Function::Sync, label, payload, "Group Roster Changed")
+                (Function::SyncGroup, label, payload, "Group Roster Changed")
             }
         };
         if rng.bool() {

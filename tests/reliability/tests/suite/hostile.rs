@@ -170,7 +170,7 @@ fn contact() -> impl Strategy<Value = Value> {
 
 fn template(function: Function) -> BoxedStrategy<Value> {
     match function {
-        Function::Onboard => (
+        Function::OnboardUser => (
             (user_name(), text(), text(), text(), proptest::option::of(text())),
             (
                 proptest::option::of(contact()),
@@ -207,7 +207,7 @@ fn template(function: Function) -> BoxedStrategy<Value> {
                 },
             )
             .boxed(),
-        Function::Offboard => (
+        Function::OffboardUser => (
             user_name(),
             proptest::option::of(proptest::sample::select(vec!["delete", "revoke"])),
         )
@@ -216,7 +216,7 @@ fn template(function: Function) -> BoxedStrategy<Value> {
                 None => json!({ "userName": user_name }),
             })
             .boxed(),
-        Function::Sync => (
+        Function::SyncGroup => (
             (text(), proptest::option::of(text())),
             proptest::collection::vec(user_name(), 0..6),
             proptest::option::of(proptest::sample::select(vec!["replace", "add", "remove"])),
@@ -535,7 +535,7 @@ fn huge(function: Function) -> impl Strategy<Value = Vec<u8>> {
     )
         .prop_map(move |(over, at_cap, odd_one)| {
             let (cap, key) = match function {
-                Function::Onboard => (oracle::MAX_GROUPS, "groups"),
+                Function::OnboardUser => (oracle::MAX_GROUPS, "groups"),
                 _ => (oracle::MAX_MEMBERS, "members"),
             };
             let count = if at_cap { cap } else { cap + over };
@@ -546,12 +546,12 @@ fn huge(function: Function) -> impl Strategy<Value = Vec<u8>> {
                 }
             }
             let request = match function {
-                Function::Onboard => json!({
+                Function::OnboardUser => json!({
                     "user": { "userName": "big.list", "displayName": "Big List", "name": { "givenName": "Big", "familyName": "List" } },
                     key: names
                 }),
-                Function::Offboard => json!({ "userName": "big.list", key: names }),
-                Function::Sync => json!({ "group": { "displayName": "Everyone" }, key: names }),
+                Function::OffboardUser => json!({ "userName": "big.list", key: names }),
+                Function::SyncGroup => json!({ "group": { "displayName": "Everyone" }, key: names }),
             };
             serde_json::to_vec(&request).expect("serializable")
         })
@@ -698,17 +698,17 @@ fn property(function: Function) {
 
 #[test]
 fn onboard_user_decodes_hostile_input_without_panicking() {
-    property(Function::Onboard);
+    property(Function::OnboardUser);
 }
 
 #[test]
 fn offboard_user_decodes_hostile_input_without_panicking() {
-    property(Function::Offboard);
+    property(Function::OffboardUser);
 }
 
 #[test]
 fn sync_group_decodes_hostile_input_without_panicking() {
-    property(Function::Sync);
+    property(Function::SyncGroup);
 }
 
 /// The nesting boundary of serde_json's `Value` (its recursion limit), which the
@@ -750,11 +750,11 @@ fn decode_kind(function: Function, payload: Value) -> String {
 fn an_array_in_place_of_an_object_is_rejected() {
     let cases = [
         (
-            Function::Sync,
+            Function::SyncGroup,
             json!({ "group": ["Engineering", "Everyone in engineering"], "members": [] }),
         ),
         (
-            Function::Onboard,
+            Function::OnboardUser,
             json!({ "user": { "userName": "a.b", "displayName": "A B", "name": { "givenName": "A", "familyName": "B" },
                 "emails": [["a@example.com", "work", true]] } }),
         ),
@@ -770,11 +770,11 @@ fn an_array_in_place_of_an_object_is_rejected() {
 fn a_mode_given_as_an_object_is_rejected() {
     let kinds = [
         decode_kind(
-            Function::Offboard,
+            Function::OffboardUser,
             json!({ "userName": "a.b", "mode": { "revoke": null } }),
         ),
         decode_kind(
-            Function::Sync,
+            Function::SyncGroup,
             json!({ "group": { "displayName": "G" }, "members": [], "mode": { "add": null } }),
         ),
     ];

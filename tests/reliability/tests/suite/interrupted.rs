@@ -73,7 +73,7 @@ async fn an_interrupted_offboarding_finishes_when_the_event_is_delivered_again()
                 let emu = Emu::start(300 + k).await;
                 let setup = emu.service().await;
                 for p in [&leaver, &colleague] {
-                    deliver(&setup, Function::Onboard, &people::onboard(p, TEN_GROUPS))
+                    deliver(&setup, Function::OnboardUser, &people::onboard(p, TEN_GROUPS))
                         .await
                         .outcome
                         .expect("setup");
@@ -83,7 +83,7 @@ async fn an_interrupted_offboarding_finishes_when_the_event_is_delivered_again()
                 let event = people::offboard(&leaver.user_name, mode);
                 let label = format!("mode {mode:?}, concurrency {concurrency}, K {k}");
                 runs += 1;
-                if run_until_writes(&emu, &service, Function::Offboard, &event, k)
+                if run_until_writes(&emu, &service, Function::OffboardUser, &event, k)
                     .await
                     .is_none()
                 {
@@ -99,7 +99,7 @@ async fn an_interrupted_offboarding_finishes_when_the_event_is_delivered_again()
                 }
                 // The event again, from a fresh execution environment.
                 let again = emu.service().await;
-                let result = deliver(&again, Function::Offboard, &event)
+                let result = deliver(&again, Function::OffboardUser, &event)
                     .await
                     .outcome
                     .expect("the re-run succeeds");
@@ -153,14 +153,14 @@ async fn an_interrupted_roster_sync_converges_when_the_event_is_delivered_again(
                 let emu = Emu::start(400 + k).await;
                 let setup = emu.service().await;
                 for i in 0..15 {
-                    deliver(&setup, Function::Onboard, &people::onboard(&person(i, 0), &[]))
+                    deliver(&setup, Function::OnboardUser, &people::onboard(&person(i, 0), &[]))
                         .await
                         .outcome
                         .expect("setup");
                 }
                 deliver(
                     &setup,
-                    Function::Sync,
+                    Function::SyncGroup,
                     &people::sync("Payments Platform", &names(0..10), "replace"),
                 )
                 .await
@@ -171,14 +171,14 @@ async fn an_interrupted_roster_sync_converges_when_the_event_is_delivered_again(
                 let event = people::sync("Payments Platform", roster, mode);
                 let label = format!("{mode}, concurrency {concurrency}, K {k}");
                 runs += 1;
-                if run_until_writes(&emu, &service, Function::Sync, &event, k)
+                if run_until_writes(&emu, &service, Function::SyncGroup, &event, k)
                     .await
                     .is_none()
                 {
                     interrupted += 1;
                 }
                 let again = emu.service().await;
-                deliver(&again, Function::Sync, &event)
+                deliver(&again, Function::SyncGroup, &event)
                     .await
                     .outcome
                     .expect("the re-run succeeds");

@@ -106,13 +106,13 @@ fn fixtures() -> Vec<Fixture> {
                 }
                 let text = path.to_string_lossy().into_owned();
                 let function = if text.contains("onboard-user") {
-                    Function::Onboard
+                    Function::OnboardUser
                 } else if text.contains("offboard-user") {
-                    Function::Offboard
+                    Function::OffboardUser
                 } else if text.contains("sync-group") {
-                    Function::Sync
+                    Function::SyncGroup
                 } else if text.contains("/e2e/") {
-                    Function::Onboard
+                    Function::OnboardUser
                 } else {
                     continue;
                 };
@@ -437,7 +437,7 @@ async fn no_personal_data_reaches_a_log_line_or_an_error_message() {
             invocations += 1;
             count(&outcome);
             // And with CREATE_MISSING_GROUPS=false: GroupNotFound names groups only.
-            if fixture.function == Function::Onboard {
+            if fixture.function == Function::OnboardUser {
                 let service = testing::service_with(&refs, |c| c.create_missing_groups = false);
                 let outcome = invoke(
                     &service,

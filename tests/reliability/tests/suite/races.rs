@@ -49,54 +49,59 @@ async fn a_repeated_event_leaves_the_same_state_and_the_repeats_write_nothing() 
     let service = emu.service().await;
     for i in 0..6 {
         let groups = [people::GROUPS[i % 3], "All Staff"];
-        ok(&service, Function::Onboard, &people::onboard(&person(i, 0), &groups)).await;
+        ok(
+            &service,
+            Function::OnboardUser,
+            &people::onboard(&person(i, 0), &groups),
+        )
+        .await;
     }
     let p = |i: usize| person(i, 0).user_name;
     let cases: Vec<(&str, Function, Value)> = vec![
         (
             "joiner with a new group",
-            Function::Onboard,
+            Function::OnboardUser,
             people::onboard(&person(6, 0), &["Team Aurora", "Mobile Guild"]),
         ),
         (
             "joiner, EventBridge form",
-            Function::Onboard,
+            Function::OnboardUser,
             people::envelope("Employee Hired", people::onboard(&person(7, 0), &["All Staff"])),
         ),
         (
             "mover",
-            Function::Onboard,
+            Function::OnboardUser,
             people::onboard(&person(1, 1), &["Team Dynamo", "Team Borealis"]),
         ),
         (
             "sync replace",
-            Function::Sync,
+            Function::SyncGroup,
             people::sync("Team Aurora", &[p(0), p(2), p(6), "nobody.known".into()], "replace"),
         ),
         (
             "sync replace of a new group with a description",
-            Function::Sync,
+            Function::SyncGroup,
             json!({ "group": { "displayName": "Guild of Reviewers", "description": "People who review" }, "members": [p(3), p(4)] }),
         ),
         (
             "sync add",
-            Function::Sync,
+            Function::SyncGroup,
             people::sync("Team Cirrus", &[p(0), p(5)], "add"),
         ),
         (
             "sync remove",
-            Function::Sync,
+            Function::SyncGroup,
             people::sync("All Staff", &[p(5)], "remove"),
         ),
         (
             "leaver revoke",
-            Function::Offboard,
+            Function::OffboardUser,
             people::offboard(&p(3), Some("revoke")),
         ),
-        ("leaver delete", Function::Offboard, people::offboard(&p(4), None)),
+        ("leaver delete", Function::OffboardUser, people::offboard(&p(4), None)),
         (
             "leaver delete, EventBridge form",
-            Function::Offboard,
+            Function::OffboardUser,
             people::envelope("Employee Terminated", people::offboard(&p(2), Some("delete"))),
         ),
     ];
@@ -127,16 +132,16 @@ async fn the_same_event_delivered_three_times_at_once_ends_as_one_delivery_does(
     let p = |i: usize| person(i, 0).user_name;
     let cases: Vec<(Function, Value)> = vec![
         (
-            Function::Onboard,
+            Function::OnboardUser,
             people::onboard(&person(8, 0), &["Team Aurora", "Brand New Group", "All Staff"]),
         ),
-        (Function::Onboard, people::onboard(&person(1, 1), &["Team Cirrus"])),
+        (Function::OnboardUser, people::onboard(&person(1, 1), &["Team Cirrus"])),
         (
-            Function::Sync,
+            Function::SyncGroup,
             people::sync("Team Aurora", &[p(0), p(2), p(9)], "replace"),
         ),
-        (Function::Offboard, people::offboard(&p(1), Some("revoke"))),
-        (Function::Offboard, people::offboard(&p(1), None)),
+        (Function::OffboardUser, people::offboard(&p(1), Some("revoke"))),
+        (Function::OffboardUser, people::offboard(&p(1), None)),
     ];
     for (n, (function, payload)) in cases.iter().enumerate() {
         let mut states = Vec::new();
@@ -154,12 +159,12 @@ async fn the_same_event_delivered_three_times_at_once_ends_as_one_delivery_does(
             for i in 0..4 {
                 ok(
                     &setup,
-                    Function::Onboard,
+                    Function::OnboardUser,
                     &people::onboard(&person(i, 0), &["Team Aurora", "All Staff"]),
                 )
                 .await;
             }
-            ok(&setup, Function::Onboard, &people::onboard(&person(9, 0), &[])).await;
+            ok(&setup, Function::OnboardUser, &people::onboard(&person(9, 0), &[])).await;
             let mut services = Vec::new();
             for _ in 0..concurrent {
                 services.push(emu.service().await);
@@ -187,7 +192,12 @@ async fn ten_concurrent_joiners_for_the_same_new_user_create_exactly_one() {
     for round in 0..rounds {
         let emu = Emu::start(60 + round).await;
         let setup = emu.service().await;
-        ok(&setup, Function::Sync, &people::sync("Team Aurora", &[], "replace")).await;
+        ok(
+            &setup,
+            Function::SyncGroup,
+            &people::sync("Team Aurora", &[], "replace"),
+        )
+        .await;
         // Latency widens the windows between lookups and creates; later rounds add
         // conflicts and throttling on top.
         emu.set_faults(&FaultConfig {
@@ -212,7 +222,7 @@ async fn ten_concurrent_joiners_for_the_same_new_user_create_exactly_one() {
         let deliveries = join_all(
             services
                 .iter()
-                .map(|service| deliver(service, Function::Onboard, &payload)),
+                .map(|service| deliver(service, Function::OnboardUser, &payload)),
         )
         .await;
         let mut created = 0;
@@ -256,13 +266,13 @@ async fn leaver_setup(emu: &Emu) -> (String, String) {
     let colleague = person(1, 0);
     ok(
         &setup,
-        Function::Onboard,
+        Function::OnboardUser,
         &people::onboard(&leaver, &["All Staff", "Team Aurora"]),
     )
     .await;
     ok(
         &setup,
-        Function::Onboard,
+        Function::OnboardUser,
         &people::onboard(&colleague, &["Team Cirrus"]),
     )
     .await;
@@ -288,9 +298,9 @@ async fn race_add_and_leave(
     let offboard_service = emu.service_with(fenced).await;
     let add = people::sync("Team Cirrus", &[leaver.to_owned()], "add");
     let leave = people::offboard(leaver, mode);
-    let (synced, offboarded) = tokio::join!(deliver(&sync_service, Function::Sync, &add), async {
+    let (synced, offboarded) = tokio::join!(deliver(&sync_service, Function::SyncGroup, &add), async {
         tokio::time::sleep(head_start).await;
-        deliver(&offboard_service, Function::Offboard, &leave).await
+        deliver(&offboard_service, Function::OffboardUser, &leave).await
     });
     (synced.outcome.map_err(|e| format!("{e:?}")), kind(&offboarded.outcome))
 }
@@ -370,9 +380,9 @@ async fn a_roster_add_landing_while_a_revoke_is_still_removing_is_removed_too() 
     let sync_service = emu.service().await;
     let leave = people::offboard(&leaver, Some("revoke"));
     let add = people::sync("Team Cirrus", std::slice::from_ref(&leaver), "add");
-    let (offboarded, added) = tokio::join!(deliver(&offboard_service, Function::Offboard, &leave), async {
+    let (offboarded, added) = tokio::join!(deliver(&offboard_service, Function::OffboardUser, &leave), async {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        ok(&sync_service, Function::Sync, &add).await
+        ok(&sync_service, Function::SyncGroup, &add).await
     });
     assert_eq!(added["added"], json!([leaver]), "the add landed during the revoke");
     let revoked = offboarded.outcome.expect("revoked");
@@ -457,11 +467,11 @@ async fn two_concurrent_replaces_end_in_a_roster_or_converge_when_either_is_rede
         let emu = Emu::start(100 + round).await;
         let setup = emu.service().await;
         for i in 0..4 {
-            ok(&setup, Function::Onboard, &people::onboard(&person(i, 0), &[])).await;
+            ok(&setup, Function::OnboardUser, &people::onboard(&person(i, 0), &[])).await;
         }
         ok(
             &setup,
-            Function::Sync,
+            Function::SyncGroup,
             &people::sync("Team Dynamo", &names(&[0, 1]), "replace"),
         )
         .await;
@@ -490,30 +500,31 @@ async fn two_concurrent_replaces_end_in_a_roster_or_converge_when_either_is_rede
         let replace_b = people::sync("Team Dynamo", &b, "replace");
         let (sa, sb) = (emu.service().await, emu.service().await);
         let (da, db) = tokio::join!(
-            deliver(&sa, Function::Sync, &replace_a),
-            deliver(&sb, Function::Sync, &replace_b)
+            deliver(&sa, Function::SyncGroup, &replace_a),
+            deliver(&sb, Function::SyncGroup, &replace_b)
         );
         assert_eq!(kind(&da.outcome), "ok");
         assert_eq!(kind(&db.outcome), "ok");
         emu.clear_faults().await;
         let end = emu.snapshot().await.members("Team Dynamo");
+        // The contract allows either roster or, when both read the group before either
+        // wrote, a mix of the two (RELIABILITY.md documents it). Which one happens
+        // depends on scheduling, so the test asserts the allowed set, never that the
+        // race happens: the group holds no one that neither roster lists.
         let is_a_roster = end == set(&a) || end == set(&b);
+        let allowed: BTreeSet<String> = set(&a).union(&set(&b)).cloned().collect();
+        assert!(
+            end.is_subset(&allowed),
+            "round {round}: the group holds members neither replace listed: {end:?}"
+        );
         if !is_a_roster {
             mixes += 1;
         }
-        if round < 2 {
-            assert!(
-                !is_a_roster,
-                "round {round}: two replaces that both read the group first were expected to leave a mix \
-                 neither asked for (RELIABILITY.md documents this); got {end:?}. If sync-group now serialises \
-                 replaces, update RELIABILITY.md and this test"
-            );
-        }
         // Whatever the end state, re-delivering either event converges to its roster.
         let service = emu.service().await;
-        ok(&service, Function::Sync, &replace_a).await;
+        ok(&service, Function::SyncGroup, &replace_a).await;
         assert_eq!(emu.snapshot().await.members("Team Dynamo"), set(&a), "round {round}");
-        ok(&service, Function::Sync, &replace_b).await;
+        ok(&service, Function::SyncGroup, &replace_b).await;
         assert_eq!(emu.snapshot().await.members("Team Dynamo"), set(&b), "round {round}");
     }
     sizing::report(

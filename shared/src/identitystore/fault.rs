@@ -11,7 +11,7 @@ use aws_sdk_identitystore::types::ConflictExceptionReason;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::Error;
-use crate::redact::redact;
+use crate::redact;
 
 /// What went wrong with one call, in the terms the retry policy and the idempotency
 /// rules need.
@@ -108,12 +108,12 @@ fn message_of(err: &impl ProvideErrorMetadata) -> String {
 }
 
 /// Folds an operation's modelled error into a [`Fault`].
-pub trait Classify {
+pub(super) trait Classify {
     fn classify(&self) -> Fault;
 }
 
 /// Classifies a whole `SdkError`: transport failures first, then the modelled error.
-pub fn classify_sdk<E>(err: SdkError<E, HttpResponse>) -> Fault
+pub(super) fn classify_sdk<E>(err: SdkError<E, HttpResponse>) -> Fault
 where
     E: Classify + ProvideErrorMetadata,
 {

@@ -2,66 +2,31 @@
 
 use std::collections::{HashMap, HashSet};
 
-use aws_sdk_identitystore::types::AttributeOperation;
-use aws_smithy_types::Document;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use futures_util::{StreamExt, TryStreamExt, stream};
-use serde::Serialize;
 
-use crate::onboard::dedup;
-use crate::request::{GroupSpec, SyncMode, SyncRequest};
-use crate::store::{Ensured, Membership, PAGE_SIZE};
-use crate::{Deadline, Error, Service};
+use super::fence::Fence;
+use super::unique;
+use crate::identitystore::{Ensured, IdentityStore, Membership, PAGE_SIZE};
+use crate::{Config, Deadline, Error, GroupSpec, SyncMode, SyncRequest, SyncResult, SyncStatus};
 
-/// `status` of sync-group's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum SyncStatus {
-    Created,
-    Updated,
-    Unchanged,
-    Planned,
-    NotFound,
-}
+/// How many users this execution environment saw on its last full ListUsers (0: none
+/// yet), to price the next roster resolution.
+#[derive(Debug, Default)]
+pub(crate) struct StoreSize(AtomicUsize);
 
-/// sync-group's result. `unchanged` counts the group's members that stay members;
-/// `leavers` names listed users that a revoke marked (`LEAVERS_GROUP`), never added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncResult {
-    pub group_id: Option<String>,
-    pub display_name: String,
-    pub status: SyncStatus,
-    pub dry_run: bool,
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub unchanged: usize,
-    pub unresolved: Vec<String>,
-    /// Only with the fence on (`LEAVERS_GROUP`), and only when it kept someone out, so
-    /// that results keep the contract's shape otherwise.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub leavers: Vec<String>,
-}
-
-impl SyncResult {
-    /// A result with nothing done yet.
-    fn empty(display_name: &str, dry_run: bool) -> Self {
-        Self {
-            group_id: None,
-            display_name: display_name.to_owned(),
-            status: SyncStatus::Unchanged,
-            dry_run,
-            added: Vec::new(),
-            removed: Vec::new(),
-            unchanged: 0,
-            unresolved: Vec::new(),
-            leavers: Vec::new(),
-        }
-    }
+/// The job, over the service's store and configuration.
+pub(crate) struct Roster<'a> {
+    pub(crate) store: &'a IdentityStore,
+    pub(crate) config: &'a Config,
+    pub(crate) fence: Fence<'a>,
+    pub(crate) store_size: &'a StoreSize,
 }
 
 /// How listed userNames are turned into user ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolution {
+pub(crate) enum Resolution {
     /// One GetUserId per name (and one DescribeUser per removed member, for its name).
     Lookup,
     /// Page through ListUsers once; names of removed members come with it.
@@ -74,7 +39,7 @@ pub enum Resolution {
 /// least the difference); a listing costs a page per 100 users in the store, whose size
 /// is estimated from `EXPECTED_STORE_USERS` and what this execution environment saw on
 /// its last full listing.
-pub fn choose_resolution(mode: SyncMode, names: usize, current: usize, store_users: usize) -> Resolution {
+pub(crate) fn choose_resolution(mode: SyncMode, names: usize, current: usize, store_users: usize) -> Resolution {
     let removals = if mode == SyncMode::Replace {
         current.saturating_sub(names)
     } else {
@@ -94,7 +59,7 @@ pub fn choose_resolution(mode: SyncMode, names: usize, current: usize, store_use
 /// The resolution, when the group's member count cannot change the choice: for add
 /// and remove (no removal needs a name), and for a replace whose names alone already
 /// cost more lookups than the whole listing (removals only add lookups).
-pub fn choose_resolution_early(mode: SyncMode, names: usize, store_users: usize) -> Option<Resolution> {
+pub(crate) fn choose_resolution_early(mode: SyncMode, names: usize, store_users: usize) -> Option<Resolution> {
     let listing = choose_resolution(SyncMode::Add, names, 0, store_users);
     match (mode, listing) {
         (SyncMode::Add | SyncMode::Remove, strategy) | (SyncMode::Replace, strategy @ Resolution::ListUsers) => {
@@ -104,10 +69,10 @@ pub fn choose_resolution_early(mode: SyncMode, names: usize, store_users: usize)
     }
 }
 
-impl Service {
+impl Roster<'_> {
     /// Ensures the group, resolves the listed userNames, and writes only the difference
     /// between the roster and the group.
-    pub async fn sync_group(&self, deadline: Deadline, request: SyncRequest) -> Result<SyncResult, Error> {
+    pub(crate) async fn run(&self, deadline: Deadline, request: SyncRequest) -> Result<SyncResult, Error> {
         let SyncRequest {
             group,
             members,
@@ -115,16 +80,17 @@ impl Service {
             dry_run,
             max_removals,
         } = request;
-        let names = dedup(members);
+        let names = unique(members);
         let limit = max_removals.map_or(self.config.max_removals, |m| usize::try_from(m).unwrap_or(usize::MAX));
         let mut result = SyncResult::empty(&group.display_name, dry_run);
-        self.refuse_leavers_group("group.displayName", std::slice::from_ref(&group.display_name))?;
+        self.fence
+            .refuse("group.displayName", std::slice::from_ref(&group.display_name))?;
 
         // A remove never adds, so only the other modes need the leavers fence.
-        let fenced = self.leavers_group().is_some() && mode != SyncMode::Remove;
+        let fenced = self.fence.is_on() && mode != SyncMode::Remove;
         let (existing, fence) = futures_util::try_join!(self.store.group_id(deadline, &group.display_name), async {
             if fenced {
-                self.leavers_group_id(deadline, false).await
+                self.fence.group_id(deadline, false).await
             } else {
                 Ok(None)
             }
@@ -141,7 +107,7 @@ impl Service {
                 mode,
                 &names,
             ),
-            self.marked(deadline, fence.as_deref()),
+            self.fence.marked(deadline, fence.as_deref()),
         )?;
         let Diff {
             to_add,
@@ -235,12 +201,7 @@ impl Service {
         };
         result.group_id = Some(group_id.clone());
         if let Some(description) = description_update {
-            let op = AttributeOperation::builder()
-                .attribute_path("description")
-                .attribute_value(Document::String(description))
-                .build()
-                .expect("the path is set");
-            self.store.update_group(deadline, &group_id, &[op]).await?;
+            self.store.update_description(deadline, &group_id, &description).await?;
         }
         Ok(group_id)
     }
@@ -267,7 +228,8 @@ impl Service {
                 let described = self.store.describe_user(deadline, user_id).await?;
                 Ok::<_, Error>(
                     described
-                        .and_then(|u| u.user_name)
+                        .map(|u| u.user_name)
+                        .filter(|name| !name.is_empty())
                         .unwrap_or_else(|| user_id.to_owned()),
                 )
             })
@@ -329,9 +291,9 @@ impl Service {
     ) -> Result<(), Error> {
         let fence = match fence {
             Some(id) => Some(id),
-            None => self.leavers_group_id(deadline, false).await?,
+            None => self.fence.group_id(deadline, false).await?,
         };
-        let marked = self.marked(deadline, fence.as_deref()).await?;
+        let marked = self.fence.marked(deadline, fence.as_deref()).await?;
         let taken: Vec<&(&str, &str, String)> = memberships
             .iter()
             .filter(|(_, user_id, _)| marked.contains(*user_id))
@@ -366,7 +328,10 @@ impl Service {
         mode: SyncMode,
         names: &[String],
     ) -> Result<(Option<String>, Vec<Membership>, Directory), Error> {
-        let estimate = self.store_users_estimate();
+        let estimate = match self.store_size.0.load(Ordering::Relaxed) {
+            0 => self.config.expected_store_users,
+            seen => seen,
+        };
         let Some(id) = group_id else {
             let strategy = choose_resolution(mode, names.len(), 0, estimate);
             return Ok((None, Vec::new(), self.resolve(deadline, strategy, names).await?));
@@ -397,10 +362,10 @@ impl Service {
         let Some(wanted) = wanted else { return Ok(None) };
         let stored = self
             .store
-            .describe_group(deadline, group_id)
+            .group_description(deadline, group_id)
             .await?
-            .ok_or_else(vanished)?;
-        Ok((stored.description() != Some(wanted)).then(|| wanted.to_owned()))
+            .ok_or_else(|| Error::vanished("DescribeGroup", "the group was deleted during the request"))?;
+        Ok((stored.as_deref() != Some(wanted)).then(|| wanted.to_owned()))
     }
 
     async fn resolve(&self, deadline: Deadline, strategy: Resolution, names: &[String]) -> Result<Directory, Error> {
@@ -421,7 +386,7 @@ impl Service {
             }
             Resolution::ListUsers => {
                 let users = self.store.list_users(deadline).await?;
-                self.remember_store_users(users.len());
+                self.store_size.0.store(users.len(), Ordering::Relaxed);
                 let by_id = users.iter().cloned().collect();
                 let by_name = users.into_iter().map(|(id, name)| (name, id)).collect();
                 Ok(Directory {
@@ -517,9 +482,45 @@ impl Directory {
     }
 }
 
-fn vanished() -> Error {
-    Error::ConcurrentModification {
-        operation: "DescribeGroup",
-        detail: "the group was deleted during the request".into(),
+#[cfg(test)]
+mod tests {
+    use super::{Resolution, choose_resolution, choose_resolution_early};
+    use crate::SyncMode;
+
+    #[test]
+    fn resolution_picks_whichever_costs_fewer_calls() {
+        // 3 names, a 2-member group, ~1000 users: 3 lookups beat 10 pages.
+        assert_eq!(choose_resolution(SyncMode::Replace, 3, 2, 1000), Resolution::Lookup);
+        // 5,000 names against a 6,000-user store: 60 pages beat 5,000 lookups.
+        assert_eq!(
+            choose_resolution(SyncMode::Replace, 5000, 0, 6000),
+            Resolution::ListUsers
+        );
+        // An empty roster for a 500-member group must name 500 removals: 5 pages win.
+        assert_eq!(choose_resolution(SyncMode::Replace, 0, 500, 400), Resolution::ListUsers);
+        // add never names removals.
+        assert_eq!(choose_resolution(SyncMode::Add, 0, 500, 400), Resolution::Lookup);
+        // A store of at most 100 users is one page, cheaper than two lookups.
+        assert_eq!(choose_resolution(SyncMode::Replace, 2, 0, 50), Resolution::ListUsers);
+    }
+
+    #[test]
+    fn resolution_is_chosen_before_counting_members_only_when_the_count_cannot_matter() {
+        // 5,000 names, 6,000 users: listing wins whatever the removals.
+        assert_eq!(
+            choose_resolution_early(SyncMode::Replace, 5000, 6000),
+            Some(Resolution::ListUsers)
+        );
+        // 3 names: lookups win unless the group holds many members to remove.
+        assert_eq!(choose_resolution_early(SyncMode::Replace, 3, 1000), None);
+        // add and remove never name removals by lookup.
+        assert_eq!(
+            choose_resolution_early(SyncMode::Add, 3, 1000),
+            Some(Resolution::Lookup)
+        );
+        assert_eq!(
+            choose_resolution_early(SyncMode::Remove, 500, 1000),
+            Some(Resolution::ListUsers)
+        );
     }
 }

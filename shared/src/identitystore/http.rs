@@ -18,7 +18,7 @@ use rustls_pki_types::pem::PemObject;
 use crate::Error;
 
 /// Amazon Root CA 1–4 and Starfield Services Root CA G2, which cross-signs them.
-const AMAZON_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
+const AMAZON_ROOTS: &str = include_str!("../../certs/amazon-trust-services.pem");
 
 /// The SDK's default HTTPS client (rustls with aws-lc, proxy settings from the
 /// environment, the SDK's timeouts) trusting the Amazon roots and `AWS_CA_BUNDLE`.

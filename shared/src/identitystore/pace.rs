@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::retry::Deadline;
+use crate::Deadline;
 
 /// Slowest a throttled API falls to, as a share of the configured rate.
 const FLOOR: f64 = 0.1;
@@ -32,7 +32,7 @@ struct Schedule {
 
 /// Per-API pacing for one execution environment.
 #[derive(Debug)]
-pub struct Pacer {
+pub(super) struct Pacer {
     /// Calls per second per API; `None` sends as fast as the callers ask.
     rate: Option<f64>,
     schedules: Mutex<HashMap<&'static str, Schedule>>,
@@ -40,11 +40,11 @@ pub struct Pacer {
 
 /// Pacing would hold the call past the invocation deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PastDeadline(pub Duration);
+pub(super) struct PastDeadline(pub Duration);
 
 impl Pacer {
     /// `calls_per_second` of 0 turns pacing off.
-    pub fn new(calls_per_second: u32) -> Self {
+    pub(super) fn new(calls_per_second: u32) -> Self {
         let rate = (calls_per_second > 0).then(|| f64::from(calls_per_second));
         Self {
             rate,
@@ -57,7 +57,7 @@ impl Pacer {
     }
 
     /// Waits for `api`'s next slot, or says that the slot lies past `deadline`.
-    pub async fn ready(&self, api: &'static str, deadline: Deadline) -> Result<(), PastDeadline> {
+    pub(super) async fn ready(&self, api: &'static str, deadline: Deadline) -> Result<(), PastDeadline> {
         let Some(rate) = self.rate else { return Ok(()) };
         let now = Instant::now();
         let at = {
@@ -76,7 +76,7 @@ impl Pacer {
     }
 
     /// The service accepted a call to `api`.
-    pub fn succeeded(&self, api: &'static str) {
+    pub(super) fn succeeded(&self, api: &'static str) {
         if self.rate.is_none() {
             return;
         }
@@ -86,7 +86,7 @@ impl Pacer {
     }
 
     /// The service throttled a call to `api`, with its hint if it gave one.
-    pub fn throttled(&self, api: &'static str, retry_after: Option<Duration>) {
+    pub(super) fn throttled(&self, api: &'static str, retry_after: Option<Duration>) {
         if self.rate.is_none() {
             return;
         }
@@ -107,7 +107,7 @@ mod tests {
     use tokio::time::Instant;
 
     use super::Pacer;
-    use crate::retry::Deadline;
+    use crate::Deadline;
 
     #[tokio::test(start_paused = true)]
     async fn calls_to_one_api_are_spaced_at_the_rate() {

@@ -18,22 +18,34 @@
 
 use std::collections::HashSet;
 
-use crate::{Deadline, Error, Service};
+use crate::identitystore::IdentityStore;
+use crate::{Deadline, Error};
 
 /// Description of a leavers group that offboard-user creates.
 const DESCRIPTION: &str = "Revoked leavers (Turnstile). A member here is kept out of every group Turnstile writes.";
 
-impl Service {
-    /// The leavers group's display name, when the fence is on.
-    pub fn leavers_group(&self) -> Option<&str> {
-        self.config.leavers_group.as_deref()
+/// The fence as the jobs see it: the store and the leavers group's name (`None`: off).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fence<'a> {
+    store: &'a IdentityStore,
+    group: Option<&'a str>,
+}
+
+impl<'a> Fence<'a> {
+    pub(crate) const fn new(store: &'a IdentityStore, group: Option<&'a str>) -> Self {
+        Self { store, group }
+    }
+
+    /// Whether the fence is on (`LEAVERS_GROUP` is set).
+    pub(crate) const fn is_on(&self) -> bool {
+        self.group.is_some()
     }
 
     /// Refuses a request that would manage the leavers group itself: only revokes and
     /// onboarding write to it, or the fence would not hold.
-    pub(crate) fn refuse_leavers_group(&self, path: &str, names: &[String]) -> Result<(), Error> {
+    pub(crate) fn refuse(&self, path: &str, names: &[String]) -> Result<(), Error> {
         // Compared without case: the service may match display names that way.
-        let Some(fence) = self.leavers_group().map(str::to_lowercase) else {
+        let Some(fence) = self.group.map(str::to_lowercase) else {
             return Ok(());
         };
         if names.iter().any(|n| n.to_lowercase() == fence) {
@@ -46,8 +58,8 @@ impl Service {
 
     /// The leavers group's id; `None` when the fence is off, or when the group does not
     /// exist and `create` is false (no revoke has marked anyone yet).
-    pub(crate) async fn leavers_group_id(&self, deadline: Deadline, create: bool) -> Result<Option<String>, Error> {
-        let Some(name) = self.leavers_group() else {
+    pub(crate) async fn group_id(&self, deadline: Deadline, create: bool) -> Result<Option<String>, Error> {
+        let Some(name) = self.group else {
             return Ok(None);
         };
         match self.store.group_id(deadline, name).await? {
@@ -80,7 +92,7 @@ impl Service {
     /// onboard-user's way back for a revoked leaver: removes the user's mark, if any.
     /// Returns whether there was one.
     pub(crate) async fn unmark(&self, deadline: Deadline, user_id: &str) -> Result<bool, Error> {
-        let Some(fence) = self.leavers_group_id(deadline, false).await? else {
+        let Some(fence) = self.group_id(deadline, false).await? else {
             return Ok(false);
         };
         let Some(mark) = self.store.membership_id(deadline, &fence, user_id).await? else {

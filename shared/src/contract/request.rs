@@ -13,14 +13,15 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::redact::redact;
+use super::user::{Attribute, Items, Text, UserSpec};
 use crate::Error;
-use crate::redact::redact;
 
 /// Most group names one onboard-user request may list.
-pub const MAX_GROUPS: usize = 100;
+pub(crate) const MAX_GROUPS: usize = 100;
 /// Most userNames one sync-group request may list. A roster this size is about 200 KB,
 /// close to EventBridge's 256 KB event limit.
-pub const MAX_MEMBERS: usize = 10_000;
+pub(crate) const MAX_MEMBERS: usize = 10_000;
 
 /// `UserName` in the API model: 1–128 letters, marks, symbols, numbers, punctuation.
 static USER_NAME: LazyLock<Regex> =
@@ -215,16 +216,45 @@ impl Problems {
         }
     }
 
-    fn single_item<T>(&mut self, path: &str, items: Option<&Vec<T>>, check: impl Fn(&mut Self, &str, &T)) {
-        let Some(items) = items else { return };
-        if items.len() != 1 {
+    /// Every attribute of [`super::user::ATTRIBUTES`], with the API's limits.
+    fn user(&mut self, user: &UserSpec) {
+        for attribute in super::user::ATTRIBUTES {
+            match attribute {
+                Attribute::Text(t) => self.attribute(&format!("user.{}", t.field), t, user),
+                Attribute::Name(parts) => {
+                    for part in *parts {
+                        self.attribute(&format!("user.{}", part.path), &part.text, &user.name);
+                    }
+                }
+                Attribute::Contacts(items) => self.items(items, user),
+                Attribute::Addresses(items) => self.items(items, user),
+            }
+        }
+    }
+
+    fn attribute<T>(&mut self, path: &str, text: &Text<T>, holder: &T) {
+        if let Some(value) = (text.get)(holder) {
+            self.text(path, value, 1024);
+        }
+    }
+
+    fn items<T>(&mut self, items: &Items<T>, user: &UserSpec) {
+        let path = format!("user.{}", items.field);
+        let Some(list) = (items.get)(user) else { return };
+        if list.len() != 1 {
             self.push(
-                path,
+                &path,
                 "must hold exactly one item (the Identity Store keeps one per user)",
             );
             return;
         }
-        check(self, &format!("{path}[0]"), &items[0]);
+        let item = &list[0];
+        if items.needs_a_field && items.fields.iter().all(|f| (f.text.get)(item).is_none()) {
+            self.push(&format!("{path}[0]"), "must set at least one field");
+        }
+        for field in items.fields {
+            self.attribute(&format!("{path}[0].{}", field.text.field), &field.text, item);
+        }
     }
 
     fn names(&mut self, path: &str, names: &[String], max: usize, check: impl Fn(&mut Self, &str, &str)) {
@@ -237,62 +267,6 @@ impl Problems {
             check(self, &format!("{path}[{i}]"), name);
         }
     }
-}
-
-/// `user.name`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NameSpec {
-    pub given_name: String,
-    pub family_name: String,
-    pub middle_name: Option<String>,
-    pub formatted: Option<String>,
-    pub honorific_prefix: Option<String>,
-    pub honorific_suffix: Option<String>,
-}
-
-/// One entry of `user.emails` or `user.phoneNumbers`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContactSpec {
-    pub value: String,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub primary: Option<bool>,
-}
-
-/// One entry of `user.addresses`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AddressSpec {
-    pub street_address: Option<String>,
-    pub locality: Option<String>,
-    pub region: Option<String>,
-    pub postal_code: Option<String>,
-    pub country: Option<String>,
-    pub formatted: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: Option<String>,
-    pub primary: Option<bool>,
-}
-
-/// `user`: the CreateUser attributes, camelCase.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserSpec {
-    pub user_name: String,
-    pub display_name: String,
-    pub name: NameSpec,
-    pub nick_name: Option<String>,
-    pub profile_url: Option<String>,
-    pub emails: Option<Vec<ContactSpec>>,
-    pub addresses: Option<Vec<AddressSpec>>,
-    pub phone_numbers: Option<Vec<ContactSpec>>,
-    pub user_type: Option<String>,
-    pub title: Option<String>,
-    pub preferred_language: Option<String>,
-    pub locale: Option<String>,
-    pub timezone: Option<String>,
 }
 
 /// onboard-user's request.
@@ -314,49 +288,8 @@ impl Validate for OnboardRequest {
     ];
 
     fn validate(&self, p: &mut Problems) {
-        let u = &self.user;
-        p.user_name("user.userName", &u.user_name);
-        p.text("user.displayName", &u.display_name, 1024);
-        p.text("user.name.givenName", &u.name.given_name, 1024);
-        p.text("user.name.familyName", &u.name.family_name, 1024);
-        p.opt_text("user.name.middleName", u.name.middle_name.as_ref());
-        p.opt_text("user.name.formatted", u.name.formatted.as_ref());
-        p.opt_text("user.name.honorificPrefix", u.name.honorific_prefix.as_ref());
-        p.opt_text("user.name.honorificSuffix", u.name.honorific_suffix.as_ref());
-        for (path, value) in [
-            ("user.nickName", &u.nick_name),
-            ("user.profileUrl", &u.profile_url),
-            ("user.userType", &u.user_type),
-            ("user.title", &u.title),
-            ("user.preferredLanguage", &u.preferred_language),
-            ("user.locale", &u.locale),
-            ("user.timezone", &u.timezone),
-        ] {
-            p.opt_text(path, value.as_ref());
-        }
-        let contact = |p: &mut Problems, path: &str, c: &ContactSpec| {
-            p.text(&format!("{path}.value"), &c.value, 1024);
-            p.opt_text(&format!("{path}.type"), c.kind.as_ref());
-        };
-        p.single_item("user.emails", u.emails.as_ref(), contact);
-        p.single_item("user.phoneNumbers", u.phone_numbers.as_ref(), contact);
-        p.single_item("user.addresses", u.addresses.as_ref(), |p, path, a| {
-            let fields = [
-                ("streetAddress", &a.street_address),
-                ("locality", &a.locality),
-                ("region", &a.region),
-                ("postalCode", &a.postal_code),
-                ("country", &a.country),
-                ("formatted", &a.formatted),
-                ("type", &a.kind),
-            ];
-            if fields.iter().all(|(_, v)| v.is_none()) {
-                p.push(path, "must set at least one field");
-            }
-            for (field, value) in fields {
-                p.opt_text(&format!("{path}.{field}"), value.as_ref());
-            }
-        });
+        p.user_name("user.userName", &self.user.user_name);
+        p.user(&self.user);
         if let Some(groups) = &self.groups {
             p.names("groups", groups, MAX_GROUPS, |p, path, name| p.text(path, name, 1024));
         }

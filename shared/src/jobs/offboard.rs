@@ -3,39 +3,26 @@
 use std::collections::HashSet;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use serde::Serialize;
 
-use crate::request::{OffboardMode, OffboardRequest};
-use crate::{Deadline, Error, Service};
+use super::fence::Fence;
+use crate::identitystore::IdentityStore;
+use crate::{Config, Deadline, Error, OffboardMode, OffboardRequest, OffboardResult, OffboardStatus};
 
-/// `status` of offboard-user's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum OffboardStatus {
-    Deleted,
-    Revoked,
-    NotFound,
+/// The job, over the service's store and configuration.
+pub(crate) struct Offboarding<'a> {
+    pub(crate) store: &'a IdentityStore,
+    pub(crate) config: &'a Config,
+    pub(crate) fence: Fence<'a>,
 }
 
-/// offboard-user's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OffboardResult {
-    pub user_name: String,
-    pub user_id: Option<String>,
-    pub status: OffboardStatus,
-    pub removed_memberships: usize,
-    pub group_ids: Vec<String>,
-}
-
-impl Service {
+impl Offboarding<'_> {
     /// Removes every membership, then deletes the user (`delete`) or keeps it (`revoke`).
     /// With `LEAVERS_GROUP` set, a revoke first marks the user as a leaver by making it
     /// a member of that group, which it keeps.
     ///
     /// Memberships go first, so a failure half-way leaves a user without access rather
     /// than a deleted user with dangling memberships, and a retry finishes the job.
-    pub async fn offboard(&self, deadline: Deadline, request: OffboardRequest) -> Result<OffboardResult, Error> {
+    pub(crate) async fn run(&self, deadline: Deadline, request: OffboardRequest) -> Result<OffboardResult, Error> {
         let OffboardRequest { user_name, mode } = request;
         let Some(user_id) = self.store.user_id(deadline, &user_name).await? else {
             tracing::info!("no such user; nothing to offboard");
@@ -52,7 +39,7 @@ impl Service {
         // below finds it and takes its add back (see `fence`). A delete removes a mark
         // only once the user is gone, so that a delete failing half-way leaves the user
         // marked rather than free to be added back.
-        let fence = self.leavers_group_id(deadline, mode == OffboardMode::Revoke).await?;
+        let fence = self.fence.group_id(deadline, mode == OffboardMode::Revoke).await?;
         if let (Some(fence), OffboardMode::Revoke) = (&fence, mode) {
             self.store.create_membership(deadline, fence, &user_id).await?;
         }

@@ -1,28 +1,27 @@
 //! Every Identity Store call the functions make, behind the retry policy and the
-//! idempotency rules.
+//! idempotency rules, in domain types.
 //!
-//! Each method classifies its SDK error at the edge ([`crate::fault`]) and returns
+//! Each method classifies its SDK error at the edge ([`super::fault`]) and returns
 //! domain results: a create that meets a uniqueness conflict resolves to the existing
 //! resource, a delete of something already gone succeeds, a lookup that finds nothing
 //! is `None`.
 
 use aws_sdk_identitystore::Client;
 use aws_sdk_identitystore::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_identitystore::operation::create_user::builders::CreateUserFluentBuilder;
-use aws_sdk_identitystore::operation::describe_group::DescribeGroupOutput;
-use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
-use aws_sdk_identitystore::types::{AlternateIdentifier, AttributeOperation, MemberId, UniqueAttribute};
+use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute};
 use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::Document;
 
-use crate::Error;
-use crate::fault::{Classify, Fault, classify_sdk};
-use crate::pace::{Pacer, PastDeadline};
-use crate::retry::{Deadline, Exhausted, RetryPolicy};
+use super::fault::{Classify, Fault, classify_sdk};
+use super::pace::{Pacer, PastDeadline};
+use super::retry::{Exhausted, RetryPolicy};
+use super::user;
+use crate::contract::user::{Change, Value};
+use crate::{Deadline, Error, UserSpec};
 
 /// Page size for every list call: the API's maximum, so a listing costs the fewest calls.
-pub const PAGE_SIZE: i32 = 100;
+pub(crate) const PAGE_SIZE: i32 = 100;
 
 /// The outcome of an idempotent create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +42,12 @@ impl Ensured {
 
 /// A group membership as listed: `(membership id, group id, member user id)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Membership {
-    pub membership_id: String,
-    pub group_id: String,
-    pub user_id: String,
+// The field names are the API's own.
+#[allow(clippy::struct_field_names)]
+pub(crate) struct Membership {
+    pub(crate) membership_id: String,
+    pub(crate) group_id: String,
+    pub(crate) user_id: String,
 }
 
 /// The Identity Store operations Turnstile uses, for one identity store.
@@ -61,7 +62,7 @@ pub struct IdentityStore {
 type Sdk<E> = SdkError<E, HttpResponse>;
 
 impl IdentityStore {
-    /// `client` must have the SDK's own retries disabled (see [`crate::sdk_client`]):
+    /// `client` must have the SDK's own retries disabled (see [`super::client`]):
     /// this type retries every call itself.
     pub fn new(client: Client, store_id: impl Into<String>, retry: RetryPolicy) -> Self {
         Self {
@@ -72,7 +73,7 @@ impl IdentityStore {
         }
     }
 
-    /// Paces every API at `calls_per_second` (0: no pacing). See [`crate::pace`].
+    /// Paces every API at `calls_per_second` (0: no pacing). See [`super::pace`].
     #[must_use]
     pub fn with_pacing(mut self, calls_per_second: u32) -> Self {
         self.pacer = std::sync::Arc::new(Pacer::new(calls_per_second));
@@ -82,6 +83,7 @@ impl IdentityStore {
     /// Waits for `operation`'s pacing slot; a slot past the deadline is a throttle the
     /// retry policy then gives up on.
     async fn paced(&self, operation: &'static str, deadline: Deadline) -> Result<(), Fault> {
+        crate::jobs::check_declared(operation);
         self.pacer
             .ready(operation, deadline)
             .await
@@ -228,8 +230,8 @@ impl IdentityStore {
         absent_is_none(found.map(|out| out.user_id), "GetUserId")
     }
 
-    /// DescribeUser.
-    pub async fn describe_user(&self, deadline: Deadline, user_id: &str) -> Result<Option<DescribeUserOutput>, Error> {
+    /// DescribeUser, as the contract's user.
+    pub(crate) async fn describe_user(&self, deadline: Deadline, user_id: &str) -> Result<Option<UserSpec>, Error> {
         let found = self
             .call("DescribeUser", deadline, || {
                 self.client
@@ -239,55 +241,35 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        absent_is_none(found, "DescribeUser")
+        absent_is_none(found.map(|out| user::stored(&out)), "DescribeUser")
     }
 
-    /// CreateUser, or the existing user's id when the userName is taken.
-    ///
-    /// `request` is a prepared CreateUser call without the store id.
-    pub async fn create_user(
-        &self,
-        deadline: Deadline,
-        user_name: &str,
-        request: &CreateUserFluentBuilder,
-    ) -> Result<Ensured, Error> {
+    /// CreateUser with every attribute `user` gives, or the existing user's id when the
+    /// userName is taken.
+    pub async fn create_user(&self, deadline: Deadline, user: &UserSpec) -> Result<Ensured, Error> {
+        let request = user::create(self.client.create_user(), user);
         let created = self
             .call("CreateUser", deadline, || {
                 request.clone().identity_store_id(&self.store_id).send()
             })
             .await;
-        match created {
-            Ok(out) => Ok(Ensured::Created(out.user_id)),
-            Err(Exhausted {
-                fault: Fault::Uniqueness { .. },
-                ..
-            }) => self
-                .user_id(deadline, user_name)
-                .await?
-                .map(Ensured::Existing)
-                .ok_or_else(|| vanished("CreateUser")),
-            Err(e) => Err(e.into_error("CreateUser")),
-        }
+        existing_on_conflict(
+            created.map(|out| out.user_id),
+            "CreateUser",
+            self.user_id(deadline, &user.user_name),
+        )
+        .await
     }
 
-    /// A CreateUser call for this client, to be filled by the caller.
-    pub fn create_user_request(&self) -> CreateUserFluentBuilder {
-        self.client.create_user()
-    }
-
-    /// UpdateUser with the given operations (at most 100, as the API allows).
-    pub async fn update_user(
-        &self,
-        deadline: Deadline,
-        user_id: &str,
-        operations: &[AttributeOperation],
-    ) -> Result<(), Error> {
+    /// UpdateUser with the given changes (at most 100, as the API allows).
+    pub(crate) async fn update_user(&self, deadline: Deadline, user_id: &str, changes: &[Change]) -> Result<(), Error> {
+        let operations: Vec<_> = changes.iter().map(user::operation).collect();
         self.call("UpdateUser", deadline, || {
             self.client
                 .update_user()
                 .identity_store_id(&self.store_id)
                 .user_id(user_id)
-                .set_operations(Some(operations.to_vec()))
+                .set_operations(Some(operations.clone()))
                 .send()
         })
         .await
@@ -336,7 +318,7 @@ impl IdentityStore {
     }
 
     /// GetGroupId by displayName; `None` when no group has it.
-    pub async fn group_id(&self, deadline: Deadline, display_name: &str) -> Result<Option<String>, Error> {
+    pub(crate) async fn group_id(&self, deadline: Deadline, display_name: &str) -> Result<Option<String>, Error> {
         let id = Self::display_name_identifier(display_name);
         let found = self
             .call("GetGroupId", deadline, || {
@@ -350,12 +332,13 @@ impl IdentityStore {
         absent_is_none(found.map(|out| out.group_id), "GetGroupId")
     }
 
-    /// DescribeGroup.
-    pub async fn describe_group(
+    /// DescribeGroup: the group's description (`Some(None)`: it has none; `None`: no
+    /// such group).
+    pub(crate) async fn group_description(
         &self,
         deadline: Deadline,
         group_id: &str,
-    ) -> Result<Option<DescribeGroupOutput>, Error> {
+    ) -> Result<Option<Option<String>>, Error> {
         let found = self
             .call("DescribeGroup", deadline, || {
                 self.client
@@ -365,11 +348,11 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        absent_is_none(found, "DescribeGroup")
+        absent_is_none(found.map(|out| out.description), "DescribeGroup")
     }
 
     /// CreateGroup, or the existing group's id when the displayName is taken.
-    pub async fn create_group(
+    pub(crate) async fn create_group(
         &self,
         deadline: Deadline,
         display_name: &str,
@@ -385,33 +368,31 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        match created {
-            Ok(out) => Ok(Ensured::Created(out.group_id)),
-            Err(Exhausted {
-                fault: Fault::Uniqueness { .. },
-                ..
-            }) => self
-                .group_id(deadline, display_name)
-                .await?
-                .map(Ensured::Existing)
-                .ok_or_else(|| vanished("CreateGroup")),
-            Err(e) => Err(e.into_error("CreateGroup")),
-        }
+        existing_on_conflict(
+            created.map(|out| out.group_id),
+            "CreateGroup",
+            self.group_id(deadline, display_name),
+        )
+        .await
     }
 
-    /// UpdateGroup with the given operations.
-    pub async fn update_group(
+    /// UpdateGroup: sets the description.
+    pub(crate) async fn update_description(
         &self,
         deadline: Deadline,
         group_id: &str,
-        operations: &[AttributeOperation],
+        description: &str,
     ) -> Result<(), Error> {
+        let operation = user::operation(&Change {
+            path: "description",
+            value: Value::Text(description.to_owned()),
+        });
         self.call("UpdateGroup", deadline, || {
             self.client
                 .update_group()
                 .identity_store_id(&self.store_id)
                 .group_id(group_id)
-                .set_operations(Some(operations.to_vec()))
+                .operations(operation.clone())
                 .send()
         })
         .await
@@ -432,22 +413,16 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        match created {
-            Ok(out) => Ok(Ensured::Created(out.membership_id)),
-            Err(Exhausted {
-                fault: Fault::Uniqueness { .. },
-                ..
-            }) => self
-                .membership_id(deadline, group_id, user_id)
-                .await?
-                .map(Ensured::Existing)
-                .ok_or_else(|| vanished("CreateGroupMembership")),
-            Err(e) => Err(e.into_error("CreateGroupMembership")),
-        }
+        existing_on_conflict(
+            created.map(|out| out.membership_id),
+            "CreateGroupMembership",
+            self.membership_id(deadline, group_id, user_id),
+        )
+        .await
     }
 
     /// GetGroupMembershipId; `None` when the user is not a member.
-    pub async fn membership_id(
+    pub(crate) async fn membership_id(
         &self,
         deadline: Deadline,
         group_id: &str,
@@ -482,7 +457,7 @@ impl IdentityStore {
     }
 
     /// IsMemberInGroups for up to 100 groups: the subset of `group_ids` the user is in.
-    pub async fn member_of(
+    pub(crate) async fn member_of(
         &self,
         deadline: Deadline,
         user_id: &str,
@@ -512,7 +487,11 @@ impl IdentityStore {
     }
 
     /// ListGroupMembershipsForMember, every page.
-    pub async fn memberships_of_user(&self, deadline: Deadline, user_id: &str) -> Result<Vec<Membership>, Error> {
+    pub(crate) async fn memberships_of_user(
+        &self,
+        deadline: Deadline,
+        user_id: &str,
+    ) -> Result<Vec<Membership>, Error> {
         self.list_all(
             "ListGroupMembershipsForMember",
             deadline,
@@ -532,7 +511,11 @@ impl IdentityStore {
     }
 
     /// ListGroupMemberships, every page.
-    pub async fn memberships_of_group(&self, deadline: Deadline, group_id: &str) -> Result<Vec<Membership>, Error> {
+    pub(crate) async fn memberships_of_group(
+        &self,
+        deadline: Deadline,
+        group_id: &str,
+    ) -> Result<Vec<Membership>, Error> {
         self.list_all(
             "ListGroupMemberships",
             deadline,
@@ -566,10 +549,25 @@ fn memberships(listed: Vec<aws_sdk_identitystore::types::GroupMembership>) -> Ve
         .collect()
 }
 
-fn vanished(operation: &'static str) -> Error {
-    Error::ConcurrentModification {
-        operation,
-        detail: "the resource named in a uniqueness conflict could not be found; it changed meanwhile".into(),
+/// An idempotent create's outcome: what it created, or, when the service answered
+/// with a uniqueness conflict, the existing resource that `lookup` finds.
+async fn existing_on_conflict(
+    created: Result<String, Exhausted>,
+    operation: &'static str,
+    lookup: impl Future<Output = Result<Option<String>, Error>>,
+) -> Result<Ensured, Error> {
+    match created {
+        Ok(id) => Ok(Ensured::Created(id)),
+        Err(Exhausted {
+            fault: Fault::Uniqueness { .. },
+            ..
+        }) => lookup.await?.map(Ensured::Existing).ok_or_else(|| {
+            Error::vanished(
+                operation,
+                "the resource named in a uniqueness conflict could not be found; it changed meanwhile",
+            )
+        }),
+        Err(e) => Err(e.into_error(operation)),
     }
 }
 

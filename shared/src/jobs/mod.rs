@@ -1,0 +1,221 @@
+//! The jobs, one per deployed function, and the leavers fence they share.
+//!
+//! [`Function`] is the one list of functions: the binaries, the scripts (through
+//! `cargo xtask describe`), the infrastructure tests and the reliability suite all read
+//! it. Each function declares the Identity Store operations its job may send; the IAM
+//! policies are checked against that list, and in debug builds (every test) a call
+//! outside it panics, so the list cannot fall behind the code.
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{
+    Deadline, Error, OffboardRequest, OffboardResult, OnboardRequest, OnboardResult, Service, SyncRequest, SyncResult,
+    Validate,
+};
+
+pub(crate) mod fence;
+pub(crate) mod offboard;
+pub(crate) mod onboard;
+pub(crate) mod sync;
+
+/// A deployed function: one binary under `functions/<name>`, one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Function {
+    OnboardUser,
+    OffboardUser,
+    SyncGroup,
+}
+
+impl Function {
+    /// Every function, in the order the documentation lists them.
+    pub const ALL: [Self; 3] = [Self::OnboardUser, Self::OffboardUser, Self::SyncGroup];
+
+    /// The binary's (and the crate's, and the template's `Binary`) name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::OnboardUser => "onboard-user",
+            Self::OffboardUser => "offboard-user",
+            Self::SyncGroup => "sync-group",
+        }
+    }
+
+    /// The function named `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The Identity Store operations the job may send, sorted: exactly the actions its
+    /// IAM policy allows (infra/tests/test_iam.py).
+    pub const fn identity_store_operations(self) -> &'static [&'static str] {
+        match self {
+            // The user, its groups and memberships; GetGroupMembershipId and
+            // DeleteGroupMembership also take a re-hired leaver's mark away.
+            Self::OnboardUser => &[
+                "CreateGroup",
+                "CreateGroupMembership",
+                "CreateUser",
+                "DeleteGroupMembership",
+                "DescribeUser",
+                "GetGroupId",
+                "GetGroupMembershipId",
+                "GetUserId",
+                "IsMemberInGroups",
+                "UpdateUser",
+            ],
+            // CreateGroup and CreateGroupMembership are the revoke's mark (the leavers
+            // group and the membership in it).
+            Self::OffboardUser => &[
+                "CreateGroup",
+                "CreateGroupMembership",
+                "DeleteGroupMembership",
+                "DeleteUser",
+                "GetGroupId",
+                "GetGroupMembershipId",
+                "GetUserId",
+                "ListGroupMembershipsForMember",
+            ],
+            Self::SyncGroup => &[
+                "CreateGroup",
+                "CreateGroupMembership",
+                "DeleteGroupMembership",
+                "DescribeGroup",
+                "DescribeUser",
+                "GetGroupId",
+                "GetGroupMembershipId",
+                "GetUserId",
+                "ListGroupMemberships",
+                "ListUsers",
+                "UpdateGroup",
+            ],
+        }
+    }
+}
+
+/// A function's job: its request, its result and how the service applies it.
+pub trait Job {
+    const FUNCTION: Function;
+    type Request: DeserializeOwned + Validate;
+    type Result: Serialize;
+
+    fn apply(
+        service: &Service,
+        deadline: Deadline,
+        request: Self::Request,
+    ) -> impl Future<Output = Result<Self::Result, Error>>;
+}
+
+/// onboard-user's job.
+#[derive(Debug)]
+pub struct Onboard;
+
+impl Job for Onboard {
+    const FUNCTION: Function = Function::OnboardUser;
+    type Request = OnboardRequest;
+    type Result = OnboardResult;
+
+    fn apply(
+        service: &Service,
+        deadline: Deadline,
+        request: OnboardRequest,
+    ) -> impl Future<Output = Result<OnboardResult, Error>> {
+        service.onboard(deadline, request)
+    }
+}
+
+/// offboard-user's job.
+#[derive(Debug)]
+pub struct Offboard;
+
+impl Job for Offboard {
+    const FUNCTION: Function = Function::OffboardUser;
+    type Request = OffboardRequest;
+    type Result = OffboardResult;
+
+    fn apply(
+        service: &Service,
+        deadline: Deadline,
+        request: OffboardRequest,
+    ) -> impl Future<Output = Result<OffboardResult, Error>> {
+        service.offboard(deadline, request)
+    }
+}
+
+/// sync-group's job.
+#[derive(Debug)]
+pub struct SyncGroup;
+
+impl Job for SyncGroup {
+    const FUNCTION: Function = Function::SyncGroup;
+    type Request = SyncRequest;
+    type Result = SyncResult;
+
+    fn apply(
+        service: &Service,
+        deadline: Deadline,
+        request: SyncRequest,
+    ) -> impl Future<Output = Result<SyncResult, Error>> {
+        service.sync_group(deadline, request)
+    }
+}
+
+tokio::task_local! {
+    /// The function whose job the current task runs (set by [`crate::handle`]).
+    static RUNNING: Function;
+}
+
+/// Runs `job` as `function`'s, so that [`check_declared`] knows whose calls it sees.
+pub(crate) async fn running<T>(function: Function, job: impl Future<Output = T>) -> T {
+    RUNNING.scope(function, job).await
+}
+
+/// Debug builds (every test) panic on an Identity Store call that the running
+/// function does not declare: its IAM policy would deny it in AWS.
+pub(crate) fn check_declared(operation: &str) {
+    if cfg!(debug_assertions) {
+        let _outside_a_job = RUNNING.try_with(|function| {
+            assert!(
+                function.identity_store_operations().contains(&operation),
+                "{} sent {operation}, which Function::identity_store_operations does not declare for it \
+                 (and its IAM policy would deny)",
+                function.name()
+            );
+        });
+    }
+}
+
+/// Drops repeated names, keeping the first occurrence's position: HR exports repeat
+/// people and groups, and the jobs act on each name once.
+fn unique(names: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names.into_iter().filter(|n| seen.insert(n.clone())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Function, check_declared, running};
+
+    #[tokio::test]
+    #[should_panic(expected = "offboard-user sent CreateUser")]
+    async fn a_call_the_running_function_does_not_declare_panics_in_tests() {
+        running(Function::OffboardUser, async { check_declared("CreateUser") }).await;
+    }
+
+    #[tokio::test]
+    async fn a_declared_call_and_a_call_outside_any_job_pass() {
+        running(Function::OffboardUser, async { check_declared("DeleteUser") }).await;
+        check_declared("CreateUser");
+    }
+
+    #[test]
+    fn every_function_is_found_by_its_name_and_declares_sorted_operations() {
+        for function in Function::ALL {
+            assert_eq!(Function::from_name(function.name()), Some(function));
+            let operations = function.identity_store_operations();
+            assert!(operations.is_sorted(), "{}: {operations:?}", function.name());
+        }
+    }
+}
