@@ -13,7 +13,12 @@ cd "$(dirname "$0")/.."
 
 ./scripts/bootstrap.sh
 echo "bench: building the release binaries (LTO: several minutes from scratch)" >&2
-cargo build --release --locked -p onboard-user -p offboard-user -p sync-group -p turnstile-bench-hello
+# Exactly as SAM's rust-cargolambda build selects them: `--bin <name>` at the workspace
+# root, which resolves features over the default members only (no test code).
+functions=()
+while read -r name; do functions+=(--bin "$name"); done < <(cargo xtask functions)
+cargo build --release --locked "${functions[@]}"
+cargo build --release --locked -p turnstile-bench-hello
 # The harness hosts the emulator in-process: optimised, or its own per-request cost would
 # slow the listings it serves. Without LTO (only the functions need the release profile
 # as is), so that it builds in a minute or two; these overrides apply to this build only.

@@ -8,7 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/bootstrap.sh
-cargo build --quiet --bins -p turnstile-emulator -p onboard-user -p offboard-user -p sync-group
+# The functions are the workspace's default members: built at the root with no package
+# named, they get the feature set that `cargo lambda watch` builds too, so the watcher
+# finds them built. The emulator is built on its own, so that its features stay out.
+echo "demo: building the functions ($(cargo xtask functions | paste -sd' ')) and the emulator" >&2
+cargo build --quiet --locked --bins
+cargo build --quiet --locked -p turnstile-emulator --bin identitystore-emulator
 lambda=.venv/bin/cargo-lambda
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 emulator_port=$(free_port)

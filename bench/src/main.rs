@@ -329,7 +329,7 @@ async fn run(args: Args) -> Result<(), String> {
     for b in bins {
         if !args.bin_dir.join(b).is_file() {
             return Err(format!(
-                "{} is missing: build the release binaries first (make bench does: cargo build --release -p onboard-user -p offboard-user -p sync-group -p turnstile-bench-hello)",
+                "{} is missing: build the release binaries first (make bench does: ./scripts/bench.sh builds them as SAM does)",
                 args.bin_dir.join(b).display()
             ));
         }

@@ -23,7 +23,6 @@ mod service;
 
 pub use config::Config;
 pub use contract::error::{Error, ErrorType};
-pub use contract::redact::redact;
 pub use contract::request::{
     GroupSpec, OffboardMode, OffboardRequest, OnboardRequest, SyncMode, SyncRequest, Validate, decode, decode_json,
 };
@@ -32,7 +31,7 @@ pub use contract::result::{
 };
 pub use contract::user::{AddressSpec, ContactSpec, NameSpec, UserSpec};
 pub use deadline::Deadline;
-pub use identitystore::{Ensured, IdentityStore, RetryPolicy, client as sdk_client, https_client};
+pub use identitystore::{Ensured, IdentityStore, RetryPolicy, https_client};
 pub use jobs::{Function, Job, Offboard, Onboard, SyncGroup};
 pub use runtime::{handle, handle_function, run, run_function};
 pub use service::Service;

@@ -4,7 +4,7 @@
 
 use lambda_runtime::Context;
 
-use crate::identitystore::{self, IdentityStore};
+use crate::identitystore::{self, IdentityStore, IdentityStoreClient};
 use crate::jobs::fence::Fence;
 use crate::jobs::offboard::Offboarding;
 use crate::jobs::onboard::Onboarding;
@@ -41,9 +41,9 @@ impl Service {
         Ok(Self::new(client, config))
     }
 
-    /// A service over an Identity Store client built by [`crate::sdk_client`] (or a
+    /// A service over an Identity Store client built with the SDK's own retries off (or a
     /// test's mock of one).
-    pub fn new(client: aws_sdk_identitystore::Client, config: Config) -> Self {
+    pub fn new(client: IdentityStoreClient, config: Config) -> Self {
         let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry)
             .with_pacing(config.calls_per_second);
         Self {

@@ -30,7 +30,7 @@ pub fn client(rules: &[&Rule]) -> Client {
 }
 
 /// The real SDK client for a server on 127.0.0.1 (the emulator, moto, a TLS test
-/// server), built as the functions build theirs ([`crate::sdk_client`]), with a fixed
+/// server), built as the functions build theirs, with a fixed
 /// region and static test credentials. `http` replaces the SDK's default HTTPS client.
 pub async fn local_client(endpoint: &str, http: Option<SharedHttpClient>) -> Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -40,7 +40,7 @@ pub async fn local_client(endpoint: &str, http: Option<SharedHttpClient>) -> Cli
     if let Some(http) = http {
         loader = loader.http_client(http);
     }
-    crate::sdk_client(&loader.load().await)
+    crate::identitystore::client(&loader.load().await)
 }
 
 /// Default configuration, quick backoff, no pacing (a mock has no quota).

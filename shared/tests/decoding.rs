@@ -4,25 +4,15 @@
 use std::path::Path;
 
 use turnstile::testing::{self, every_operation, total_calls};
-use turnstile::{Deadline, Error, OffboardRequest, OnboardRequest, Service, SyncRequest};
+use turnstile::{Error, Function, OffboardRequest, OnboardRequest, Service, SyncRequest};
 
-async fn run(service: &Service, function: &str, event: serde_json::Value) -> Result<(), Error> {
-    let deadline = Deadline::unbounded();
-    match function {
-        "onboard-user" => service
-            .onboard(deadline, turnstile::decode::<OnboardRequest>(event)?)
-            .await
-            .map(drop),
-        "offboard-user" => service
-            .offboard(deadline, turnstile::decode::<OffboardRequest>(event)?)
-            .await
-            .map(drop),
-        "sync-group" => service
-            .sync_group(deadline, turnstile::decode::<SyncRequest>(event)?)
-            .await
-            .map(drop),
-        other => panic!("unknown function folder {other}"),
-    }
+/// The function's own path from a decoded payload on, without the runtime's context.
+async fn run(service: &Service, function: Function, event: serde_json::Value) -> Result<(), Error> {
+    let event = lambda_runtime::LambdaEvent::new(
+        serde_json::value::RawValue::from_string(event.to_string()).unwrap(),
+        testing::context(std::time::Duration::from_secs(60)),
+    );
+    turnstile::handle_function(function, service, event).await.map(drop)
 }
 
 #[tokio::test]
@@ -32,22 +22,23 @@ async fn every_malformed_event_is_invalid_event_and_makes_no_call() {
     let service = testing::service(&rule_refs);
     let root = testing::fixtures_dir().join("invalid");
     let mut checked = 0;
-    for function in ["onboard-user", "offboard-user", "sync-group"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(function))
+    for function in Function::ALL {
+        let folder = function.name();
+        let mut files: Vec<_> = std::fs::read_dir(root.join(folder))
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
         files.sort();
         for file in files {
             let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            let event = testing::fixture(&Path::new("invalid").join(function).join(&name).to_string_lossy());
+            let event = testing::fixture(&Path::new("invalid").join(folder).join(&name).to_string_lossy());
             let error = run(&service, function, event).await.expect_err(&name);
-            assert_eq!(error.error_type(), "InvalidEvent", "{function}/{name}: {error}");
+            assert_eq!(error.error_type(), "InvalidEvent", "{folder}/{name}: {error}");
             // The message names fields, never the values in them.
             for value in ["alice.archer@example.com", "Alice\u{7}Archer", "archive", "merge"] {
                 assert!(
                     !error.to_string().contains(value),
-                    "{function}/{name} echoes a value: {error}"
+                    "{folder}/{name} echoes a value: {error}"
                 );
             }
             checked += 1;

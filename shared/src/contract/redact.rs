@@ -17,7 +17,7 @@ static DIGIT_RUN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\+?\d[\d \-().]{5,}\d").expect("static regex is valid"));
 
 /// Replaces quoted spans, email-like tokens and phone-like digit runs with `…`.
-pub fn redact(text: &str) -> String {
+pub(crate) fn redact(text: &str) -> String {
     let text = QUOTED.replace_all(text, "…");
     let text = EMAIL_LIKE.replace_all(&text, "…");
     DIGIT_RUN.replace_all(&text, "…").into_owned()

@@ -11,7 +11,7 @@ use aws_sdk_identitystore::types::ConflictExceptionReason;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::Error;
-use crate::redact;
+use crate::contract::redact::redact;
 
 /// What went wrong with one call, in the terms the retry policy and the idempotency
 /// rules need.

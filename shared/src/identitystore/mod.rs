@@ -18,6 +18,8 @@ mod retry;
 mod store;
 mod user;
 
+/// The SDK client the adapter wraps, under the name the composition root uses.
+pub(crate) use aws_sdk_identitystore::Client as IdentityStoreClient;
 pub use http::https_client;
 pub use retry::RetryPolicy;
 pub use store::{Ensured, IdentityStore};
@@ -26,7 +28,7 @@ pub(crate) use store::{Membership, PAGE_SIZE};
 /// Builds the Identity Store client from the SDK's standard configuration (region,
 /// credentials chain, `AWS_ENDPOINT_URL_IDENTITYSTORE`), with the SDK's own retries
 /// off: [`IdentityStore`] does them, honouring `RetryAfterSeconds` and the deadline.
-pub fn client(shared: &aws_config::SdkConfig) -> aws_sdk_identitystore::Client {
+pub(crate) fn client(shared: &aws_config::SdkConfig) -> aws_sdk_identitystore::Client {
     let config = aws_sdk_identitystore::config::Builder::from(shared)
         .retry_config(RetryConfig::disabled())
         .build();

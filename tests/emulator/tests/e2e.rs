@@ -179,7 +179,7 @@ async fn a_bad_configuration_fails_every_invocation_as_configuration() {
     let emulator = Emulator::start(Options::default()).await.expect("emulator");
     let admin = Admin::new(emulator.addr);
     let watch = Watch::start(&emulator.endpoint(), &[("IDENTITY_STORE_ID", "not-a-store")]).await;
-    for function in ["onboard-user", "offboard-user", "sync-group"] {
+    for function in turnstile::Function::ALL.map(turnstile::Function::name) {
         let error = watch.invoke(function, &json!({})).await.expect_err("misconfigured");
         assert_eq!(error.0, "Configuration", "{function}: {error:?}");
         assert!(error.1.contains("IDENTITY_STORE_ID"), "{error:?}");

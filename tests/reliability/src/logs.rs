@@ -38,7 +38,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// The filter the capture uses: what the functions log by default, and Turnstile's
 /// DEBUG lines on top.
-pub const FILTER: &str = "info,turnstile=debug,onboard_user=debug,offboard_user=debug,sync_group=debug";
+pub const FILTER: &str = "info,turnstile=debug";
 
 /// Installs the capturing subscriber for this test binary (idempotent).
 pub fn install() {

@@ -122,7 +122,7 @@ async fn undecodable_payloads_get_an_error_object_and_the_runtime_keeps_serving(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_function_rejects_a_deeply_nested_event_as_invalid_event() {
-    for function in ["onboard-user", "offboard-user", "sync-group"] {
+    for function in turnstile::Function::ALL.map(turnstile::Function::name) {
         let (_emu, runtime, probe) = start(function, &[]).await;
         for depth in [128, 10_000] {
             let reply = send(&runtime, &nested_event(depth)).await;
