@@ -2,8 +2,10 @@
 # Checks the deployment infrastructure (infra/) without an AWS account or network access
 # beyond the package registries: cfn-lint with the serverless rules on the SAM template,
 # asl-validator on the state machines, and the pytest suite in infra/tests (drift between
-# the infrastructure, the contract and the Rust code; EventBridge routing against a local
-# moto server on 127.0.0.1). Exits non-zero on the first failure.
+# the infrastructure, the contract and the Rust code, which describes itself through
+# `cargo xtask describe`, `cargo metadata` and `cargo tree`: no Rust source is parsed;
+# no test code in the deployed build; EventBridge routing against a local moto server on
+# 127.0.0.1). Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,13 +1,19 @@
 """Reads the infrastructure (template, state machines) and the Rust code it must agree with.
 
-Everything here is derived from the files themselves, so that a change to the code, the
-contract or the template that is not carried through to the others fails the checks.
+The template and the state machines are read from their files. The Rust code is not read
+as source: it describes itself. `cargo xtask describe` (xtask/src/main.rs) prints the
+functions (binary names and the Identity Store operations each one sends) and the
+contract's errorTypes (with whether each is retryable) from the domain crate's own tables,
+and `cargo metadata` / `cargo tree` give the packages, targets and the dependency graph.
+A change to the code, the contract or the template that is not carried through to the
+others fails the checks.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,15 +23,6 @@ import yaml
 INFRA = Path(__file__).resolve().parent.parent
 ROOT = INFRA.parent
 TEMPLATE = INFRA / "template.yaml"
-SHARED_SRC = ROOT / "shared" / "src"
-
-# Which domain module holds each function's job (the handler in functions/<binary>/ calls
-# into it; test_iam.py checks that too).
-JOB_MODULES = {
-    "onboard-user": SHARED_SRC / "onboard.rs",
-    "offboard-user": SHARED_SRC / "offboard.rs",
-    "sync-group": SHARED_SRC / "sync.rs",
-}
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
@@ -103,6 +100,11 @@ def functions() -> dict[str, str]:
     for name, res in resources("AWS::Serverless::Function").items():
         out[name] = res["Metadata"]["BuildProperties"]["Binary"]
     return out
+
+
+def code_uri(logical_id: str) -> Path:
+    """The directory a function is built in: its CodeUri, relative to infra/."""
+    return (INFRA / function_properties(logical_id)["CodeUri"]).resolve()
 
 
 def condition_holds(name: str | None, params: dict[str, Any]) -> bool:
@@ -286,137 +288,67 @@ def rendered_definition(logical_id: str, params: dict[str, Any] | None = None) -
 
 
 # --------------------------------------------------------------------------------------
-# The Rust code
+# The Rust code, as it describes itself
 # --------------------------------------------------------------------------------------
 
 
-def _strip_tests(text: str) -> str:
-    """The module without its `#[cfg(test)]` part."""
-    cut = text.find("#[cfg(test)]")
-    return text if cut < 0 else text[:cut]
-
-
-def _block_from(text: str, start: int) -> str:
-    """The brace-delimited block that opens at or after `start` (string, char and comment
-    contents skipped)."""
-    i = text.index("{", start)
-    depth = 0
-    j = i
-    while j < len(text):
-        c = text[j]
-        if c == "/" and text.startswith("//", j):
-            j = text.index("\n", j)
-            continue
-        if c == '"':
-            j += 1
-            while text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-        elif c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i : j + 1]
-        j += 1
-    raise ValueError("unbalanced braces")
-
-
-def fn_body(text: str, name: str) -> str:
-    match = re.search(rf"\bfn\s+{re.escape(name)}\b", text)
-    if match is None:
-        raise AssertionError(f"no `fn {name}` found")
-    return _block_from(text, match.end())
+def cargo(*args: str, cwd: Path = ROOT) -> str:
+    """The standard output of `cargo <args>` run in `cwd`. Each command runs once per
+    session: a failure is remembered too, so that the tests that need it fail fast."""
+    ok, text = _cargo(args, cwd)
+    if not ok:
+        raise AssertionError(text)
+    return text
 
 
 @cache
-def error_types() -> dict[str, str]:
-    """Error variant -> errorType, from the arms of `Error::error_type()` in error.rs."""
-    body = fn_body((SHARED_SRC / "error.rs").read_text(encoding="utf-8"), "error_type")
-    arms = dict(re.findall(r"Self::(\w+)\b[^=]*?=>\s*\"([^\"]+)\"", body))
-    if not arms:
-        raise AssertionError("no errorType found in error.rs error_type()")
-    return arms
+def _cargo(args: tuple[str, ...], cwd: Path) -> tuple[bool, str]:
+    command = ["cargo", *args]
+    try:
+        done = subprocess.run(command, cwd=cwd, check=True, capture_output=True, text=True)
+    except FileNotFoundError as e:
+        return False, f"`{' '.join(command)}`: cargo is not installed ({e})"
+    except subprocess.CalledProcessError as e:
+        return False, f"`{' '.join(command)}` in {cwd} failed (exit {e.returncode}):\n{e.stderr}"
+    return True, done.stdout
 
 
 @cache
+def description() -> dict:
+    """`cargo xtask describe`: {"errorTypes": [{"name", "retryable"}, ...],
+    "functions": [{"name", "identityStoreOperations"}, ...]}."""
+    return json.loads(cargo("xtask", "describe", cwd=ROOT))
+
+
+def error_types() -> set[str]:
+    """The errorTypes the functions emit."""
+    names = {e["name"] for e in description()["errorTypes"]}
+    if not names:
+        raise AssertionError("cargo xtask describe lists no errorType")
+    return names
+
+
 def retryable_error_types() -> set[str]:
-    """The errorTypes `Error::is_retryable()` in error.rs says yes to."""
-    body = fn_body((SHARED_SRC / "error.rs").read_text(encoding="utf-8"), "is_retryable")
-    variants = set(re.findall(r"Self::(\w+)", body))
-    unknown = variants - error_types().keys()
-    if unknown or not variants:
-        raise AssertionError(f"is_retryable names variants error_type() does not: {sorted(unknown)}")
-    return {error_types()[v] for v in variants}
+    """The errorTypes the contract marks retryable: a caller should retry them."""
+    return {e["name"] for e in description()["errorTypes"] if e["retryable"]}
 
 
-def _impl_methods(file: str, type_name: str) -> dict[str, str]:
-    """Method name -> body, for every method of `impl <type_name>` in shared/src/<file>."""
-    text = _strip_tests((SHARED_SRC / file).read_text(encoding="utf-8"))
-    impl = re.search(rf"\bimpl\s+{type_name}\s*\{{", text)
-    if impl is None:
-        raise AssertionError(f"no `impl {type_name}` in {file}")
-    block = _block_from(text, impl.start())
-    return {m.group(1): _block_from(block, m.end()) for m in re.finditer(r"\bfn\s+(\w+)", block)}
+def function_names() -> list[str]:
+    """The functions: each is a binary, the crate functions/<name>/, and a template
+    function's Metadata.BuildProperties.Binary."""
+    return [f["name"] for f in description()["functions"]]
 
 
-@cache
-def store_methods() -> dict[str, str]:
-    """Method name -> body, for every method of `impl IdentityStore` in store.rs."""
-    return _impl_methods("store.rs", "IdentityStore")
-
-
-_OPERATION = re.compile(r"(?:\.\s*call|\blist_all)\s*\(\s*\"(\w+)\"")
-_SELF_CALL = re.compile(r"\b(?:self\s*\.|Self::)\s*(\w+)\s*(?:::<[^>]*>)?\s*\(")
+def function_operations(name: str) -> set[str]:
+    """The Identity Store operations the function `name` sends."""
+    for function in description()["functions"]:
+        if function["name"] == name:
+            return set(function["identityStoreOperations"])
+    raise AssertionError(f"cargo xtask describe has no function {name!r} (it has {function_names()})")
 
 
 @cache
-def store_operations(method: str, _seen: frozenset = frozenset()) -> frozenset[str]:
-    """Identity Store operations a store method sends, following calls to other store
-    methods (create_user -> GetUserId, create_membership -> GetGroupMembershipId, ...)."""
-    methods = store_methods()
-    if method not in methods:
-        raise KeyError(method)
-    body = methods[method]
-    ops = set(_OPERATION.findall(body))
-    for callee in _SELF_CALL.findall(body):
-        if callee in methods and callee not in {"call", "list_all", method} and callee not in _seen:
-            ops |= store_operations(callee, _seen | {method})
-    return frozenset(ops)
-
-
-_STORE_CALL = re.compile(r"\.\s*store\s*\.\s*(\w+)\s*\(")
-
-
-@cache
-def shared_helpers() -> dict[str, str]:
-    """Method name -> body, for the `impl Service` helpers in fence.rs that the jobs share."""
-    return _impl_methods("fence.rs", "Service")
-
-
-def _store_calls_in(text: str, seen: frozenset = frozenset()) -> set[str]:
-    calls = set(_STORE_CALL.findall(text))
-    helpers = shared_helpers()
-    for callee in _SELF_CALL.findall(text):
-        if callee in helpers and callee not in seen:
-            calls |= _store_calls_in(helpers[callee], seen | {callee})
-    return calls
-
-
-def job_store_calls(module: Path) -> set[str]:
-    """Store methods a job module calls (`self.store.<method>(`, across line breaks),
-    directly or through the shared helpers in fence.rs (`self.<helper>(`)."""
-    return _store_calls_in(_strip_tests(module.read_text(encoding="utf-8")))
-
-
-def operations_of(methods: set[str]) -> set[str]:
-    unknown = methods - store_methods().keys()
-    if unknown:
-        raise AssertionError(f"job code calls store methods that store.rs does not define: {sorted(unknown)}")
-    out: set[str] = set()
-    for method in methods:
-        out |= store_operations(method)
-    return out
-
-
-def function_operations(binary: str) -> set[str]:
-    return operations_of(job_store_calls(JOB_MODULES[binary]))
+def cargo_metadata(cwd: Path = ROOT) -> dict:
+    """`cargo metadata --no-deps`: the workspace's packages, their targets, and
+    workspace_default_members (what a build that names no package selects)."""
+    return json.loads(cargo("metadata", "--no-deps", "--format-version", "1", "--locked", cwd=cwd))

@@ -1,4 +1,5 @@
-"""The Identity Store quota arithmetic, recomputed from the template and the code.
+"""The Identity Store quota arithmetic, recomputed from the template and the code (the
+operations each function sends, from `cargo xtask describe`).
 
 Each execution environment paces every Identity Store API at CALLS_PER_SECOND (client
 side, per API). Per API, the worst case is the sum, over the functions whose code calls

@@ -106,9 +106,25 @@ def deliver(routed_bus, event):
     return received
 
 
+def routed_detail_types():
+    """Every detail-type a rule of the template matches, in any routing mode."""
+    out = set()
+    for rule in infra.resources("AWS::Events::Rule").values():
+        out |= set(rule["Properties"]["EventPattern"].get("detail-type", []))
+    return out
+
+
 def test_there_are_examples_for_every_function():
-    assert sorted(binary for _, _, binary in example_cases()) == sorted(
-        ["onboard-user", "onboard-user", "offboard-user", "sync-group"]
+    # One example envelope per function, named after its binary: the functions the
+    # template deploys, which are the ones the code describes (test_template.py).
+    examples = sorted(path.name.removesuffix(".envelope.json") for path in EXAMPLES)
+    deployed = sorted(infra.functions().values())
+    assert examples == deployed, f"example envelopes for {examples}, but the template deploys {deployed}"
+    # With the Employee Updated variant of the joiner, the cases cover every detail-type
+    # the rules route.
+    cases = {event["detail-type"] for _, event, _ in example_cases()}
+    assert cases == routed_detail_types(), (
+        f"the example cases send {sorted(cases)}, the rules route {sorted(routed_detail_types())}"
     )
 
 

@@ -20,7 +20,8 @@ def cargo_binaries():
 def test_every_workspace_binary_is_deployed_exactly_once():
     deployed = sorted(infra.functions().values())
     assert deployed == sorted(cargo_binaries()), f"template binaries {deployed} vs Cargo binaries {sorted(cargo_binaries())}"
-    assert set(deployed) == set(infra.JOB_MODULES)
+    described = sorted(infra.function_names())
+    assert deployed == described, f"template binaries {deployed} vs the functions the code describes {described}"
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
@@ -33,7 +34,7 @@ def test_function_build_and_runtime(logical_id):
     assert props["Handler"] == "bootstrap"
     # cargo-lambda builds in CodeUri and SAM copies target/lambda/<Binary>/bootstrap from
     # there: it must be the workspace root, where the shared target/ directory is.
-    code = (infra.INFRA / props["CodeUri"]).resolve()
+    code = infra.code_uri(logical_id)
     assert code == infra.ROOT and "[workspace]" in (code / "Cargo.toml").read_text(encoding="utf-8")
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     env = props["Environment"]["Variables"]
