@@ -33,6 +33,12 @@ pub struct Config {
     /// `LEAVERS_GROUP` (default unset): display name of the group that marks revoked
     /// leavers, which turns the leavers fence on (see `fence`).
     pub leavers_group: Option<String>,
+    /// `LEDGER_TABLE` (default unset): the DynamoDB table of the event ledger, which
+    /// turns the order and duplicate checks on (see `jobs/ledger.rs`).
+    pub ledger_table: Option<String>,
+    /// `LEDGER_RETENTION_DAYS` (default 400): how long the ledger keeps each subject's
+    /// history of applied events.
+    pub ledger_retention_days: u32,
 }
 
 impl Config {
@@ -49,6 +55,8 @@ impl Config {
             deadline_margin: Duration::from_secs(1),
             ca_bundle: None,
             leavers_group: None,
+            ledger_table: None,
+            ledger_retention_days: 400,
         }
     }
 
@@ -95,8 +103,33 @@ impl Config {
                 ));
             }
         }
+        config.ledger_table = lookup("LEDGER_TABLE")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        if let Some(table) = &config.ledger_table {
+            if !is_table_name(table) {
+                return Err(Error::Configuration(
+                    "LEDGER_TABLE must be a DynamoDB table name (3 to 255 letters, digits, '_', '-', '.') or a table ARN"
+                        .into(),
+                ));
+            }
+        }
+        config.ledger_retention_days = number(&lookup, "LEDGER_RETENTION_DAYS", 400, 1..=36_500)?;
         Ok(config)
     }
+}
+
+/// DynamoDB's TableName: a name (`[a-zA-Z0-9_.-]{3,255}`) or a table's ARN, which the
+/// API also takes.
+fn is_table_name(value: &str) -> bool {
+    let name = match value.strip_prefix("arn:") {
+        Some(rest) => match rest.rsplit_once(":table/") {
+            Some((_, name)) => name,
+            None => return false,
+        },
+        None => value,
+    };
+    (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// The API model's pattern for an identity store id: `d-` and 10 lowercase hex digits or

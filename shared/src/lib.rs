@@ -6,8 +6,10 @@
 //! - [`Service`] (`service.rs`) is the composition root: configuration, the adapter, and
 //!   one entry point per job; [`run`] (`runtime.rs`) is a function's whole `main`;
 //! - `jobs/` holds the jobs and the leavers fence, in domain terms only;
-//! - `identitystore/` is the adapter, the only module that names `aws_sdk_identitystore`
-//!   (calls, conversions, error classification, retries, pacing, HTTPS);
+//! - `identitystore/` is the Identity Store adapter, the only module that names
+//!   `aws_sdk_identitystore` (calls, conversions, error classification, retries,
+//!   pacing, HTTPS); `dynamodb/` is the ledger table's adapter, the only one that
+//!   names `aws_sdk_dynamodb`;
 //! - `contract/` holds what callers see: requests, results, errors, redaction.
 //!
 //! The functions under `functions/` are a `main.rs` each that calls [`run`].
@@ -16,6 +18,7 @@
 mod config;
 mod contract;
 mod deadline;
+mod dynamodb;
 mod identitystore;
 mod jobs;
 mod runtime;
@@ -23,8 +26,10 @@ mod service;
 
 pub use config::Config;
 pub use contract::error::{Error, ErrorType};
+pub use contract::event::{EventMeta, EventTime};
 pub use contract::request::{
-    GroupSpec, OffboardMode, OffboardRequest, OnboardRequest, SyncMode, SyncRequest, Validate, decode, decode_json,
+    GroupSpec, OffboardMode, OffboardRequest, OnboardRequest, SyncMode, SyncRequest, Validate, decode, decode_event,
+    decode_json,
 };
 pub use contract::result::{
     GroupOutcome, OffboardResult, OffboardStatus, OnboardResult, OnboardStatus, SyncResult, SyncStatus,

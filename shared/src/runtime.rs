@@ -27,7 +27,12 @@ pub async fn run_function(function: Function) -> Result<(), lambda_runtime::Erro
     lambda_runtime::tracing::init_default_subscriber();
     let service = Service::from_env().await;
     lambda_runtime::run(service_fn(|event| async {
-        handle_function(function, service.as_ref().map_err(Clone::clone)?, event).await
+        Box::pin(handle_function(
+            function,
+            service.as_ref().map_err(Clone::clone)?,
+            event,
+        ))
+        .await
     }))
     .await
 }
@@ -42,9 +47,9 @@ pub async fn handle_function(
         serde_json::to_value(result).expect("the contract's results serialize")
     }
     Ok(match function {
-        Function::OnboardUser => json(handle::<Onboard>(service, event).await?),
-        Function::OffboardUser => json(handle::<Offboard>(service, event).await?),
-        Function::SyncGroup => json(handle::<SyncGroup>(service, event).await?),
+        Function::OnboardUser => json(Box::pin(handle::<Onboard>(service, event)).await?),
+        Function::OffboardUser => json(Box::pin(handle::<Offboard>(service, event)).await?),
+        Function::SyncGroup => json(Box::pin(handle::<SyncGroup>(service, event)).await?),
     })
 }
 
@@ -53,6 +58,7 @@ pub async fn handle_function(
 /// the invocation's deadline.
 pub async fn handle<J: Job>(service: &Service, event: LambdaEvent<Box<RawValue>>) -> Result<J::Result, Error> {
     let deadline = service.deadline(&event.context);
-    let request: J::Request = decode_json(event.payload.get())?;
-    running(J::FUNCTION, J::apply(service, deadline, request)).await
+    let (request, meta): (J::Request, _) = decode_json(event.payload.get())?;
+    // Boxed: the job's future is deep, and the runtime nests it further.
+    running(J::FUNCTION, Box::pin(J::apply(service, deadline, &meta, request))).await
 }

@@ -1,16 +1,19 @@
 //! The composition root: one [`Service`] per execution environment, built once per cold
-//! start, holding the configuration and the Identity Store adapter, with one entry point
-//! per job.
+//! start, holding the configuration, the Identity Store adapter and the ledger, with
+//! one entry point per job.
 
 use lambda_runtime::Context;
 
+use crate::dynamodb::{self, DynamoDbClient, LedgerTable};
 use crate::identitystore::{self, IdentityStore, IdentityStoreClient};
 use crate::jobs::fence::Fence;
+use crate::jobs::ledger::{Ledger, Outcome, Subject, Ticket, Verdict};
 use crate::jobs::offboard::Offboarding;
 use crate::jobs::onboard::Onboarding;
 use crate::jobs::sync::{Roster, StoreSize};
 use crate::{
-    Config, Deadline, Error, OffboardRequest, OffboardResult, OnboardRequest, OnboardResult, SyncRequest, SyncResult,
+    Config, Deadline, Error, EventMeta, Function, OffboardMode, OffboardRequest, OffboardResult, OffboardStatus,
+    OnboardRequest, OnboardResult, OnboardStatus, SyncRequest, SyncResult, SyncStatus,
 };
 
 /// The domain service one function instance uses for all its invocations.
@@ -18,6 +21,7 @@ use crate::{
 pub struct Service {
     config: Config,
     store: IdentityStore,
+    ledger: Option<LedgerTable>,
     /// What this execution environment learnt of the store's size, to price the next
     /// roster resolution.
     store_size: StoreSize,
@@ -25,32 +29,55 @@ pub struct Service {
 
 impl Service {
     /// The service for a cold start: configuration from the environment and the SDK
-    /// client from its standard settings. A bad configuration is returned, not
-    /// panicked on, so that every invocation can report it as `Configuration`.
+    /// clients from its standard settings, built once. A bad configuration is
+    /// returned, not panicked on, so that every invocation can report it as
+    /// `Configuration`.
     pub async fn from_env() -> Result<Self, Error> {
         let started = Self::start(Config::from_env()).await;
-        if let Err(error) = &started {
-            tracing::error!(%error, "invalid configuration; every invocation will fail with Configuration");
+        match &started {
+            Err(error) => {
+                tracing::error!(%error, "invalid configuration; every invocation will fail with Configuration");
+            }
+            Ok(service) if service.ledger.is_none() => {
+                tracing::warn!(
+                    "LEDGER_TABLE is not set: events are applied as they come, without order or duplicate checks"
+                );
+            }
+            Ok(_) => {}
         }
         started
     }
 
     async fn start(config: Result<Config, Error>) -> Result<Self, Error> {
         let config = config?;
-        let client = identitystore::client_from_env(config.ca_bundle.as_deref()).await?;
-        Ok(Self::new(client, config))
+        let shared = sdk_config(config.ca_bundle.as_deref()).await?;
+        let ledger = config
+            .ledger_table
+            .clone()
+            .map(|table| LedgerTable::new(dynamodb::client(&shared), table));
+        let mut service = Self::new(identitystore::client(&shared), config);
+        service.ledger = ledger;
+        Ok(service)
     }
 
     /// A service over an Identity Store client built with the SDK's own retries off (or a
-    /// test's mock of one).
+    /// test's mock of one), without the ledger.
     pub fn new(client: IdentityStoreClient, config: Config) -> Self {
         let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry)
             .with_pacing(config.calls_per_second);
         Self {
             config,
             store,
+            ledger: None,
             store_size: StoreSize::default(),
         }
+    }
+
+    /// The same service with the ledger on, in `table` through `client`.
+    #[must_use]
+    pub fn with_ledger(mut self, client: DynamoDbClient, table: impl Into<String>) -> Self {
+        self.ledger = Some(LedgerTable::new(client, table));
+        self
     }
 
     pub const fn config(&self) -> &Config {
@@ -70,50 +97,177 @@ impl Service {
         deadline
     }
 
-    /// onboard-user: creates or converges the user, then ensures its memberships.
+    /// onboard-user, for a request without time or id (applied unordered).
     pub async fn onboard(&self, deadline: Deadline, request: OnboardRequest) -> Result<OnboardResult, Error> {
-        // Boxed: the job's future is deep, and the runtime nests it further.
-        Box::pin(
-            Onboarding {
-                store: &self.store,
-                config: &self.config,
-                fence: self.fence(),
-            }
-            .run(deadline, request),
-        )
-        .await
+        self.onboard_event(deadline, &EventMeta::default(), request).await
     }
 
-    /// offboard-user: removes the leaver's memberships, then deletes or keeps the user.
+    /// onboard-user: creates or converges the user, then ensures its memberships;
+    /// `stale` or `duplicate` when the ledger turns the event away.
+    pub async fn onboard_event(
+        &self,
+        deadline: Deadline,
+        event: &EventMeta,
+        request: OnboardRequest,
+    ) -> Result<OnboardResult, Error> {
+        let ledger = self.ledger();
+        let subject = Subject::user(&request.user.user_name);
+        let ticket = match ledger
+            .begin(subject, event, Function::OnboardUser, "onboard", 1, deadline)
+            .await?
+        {
+            Verdict::Stale => return Ok(OnboardResult::skipped(request.user.user_name, OnboardStatus::Stale)),
+            Verdict::Duplicate => {
+                return Ok(OnboardResult::skipped(request.user.user_name, OnboardStatus::Duplicate));
+            }
+            Verdict::Apply(ticket) => ticket,
+        };
+        let job = Onboarding {
+            store: &self.store,
+            config: &self.config,
+            fence: self.fence(),
+        };
+        // Boxed: the job's future is deep, and the runtime nests it further.
+        let result = Box::pin(job.run(deadline, request)).await;
+        ledger
+            .settle(ticket, result, |r| Outcome {
+                status: r.status.name(),
+                user_id: r.user_id.clone(),
+                group_ids: r.group_ids.clone(),
+                state: Some("active"),
+                ..Outcome::default()
+            })
+            .await
+    }
+
+    /// offboard-user, for a request without time or id (applied unordered).
     pub async fn offboard(&self, deadline: Deadline, request: OffboardRequest) -> Result<OffboardResult, Error> {
-        // Boxed: the job's future is deep, and the runtime nests it further.
-        Box::pin(
-            Offboarding {
-                store: &self.store,
-                config: &self.config,
-                fence: self.fence(),
-            }
-            .run(deadline, request),
-        )
-        .await
+        self.offboard_event(deadline, &EventMeta::default(), request).await
     }
 
-    /// sync-group: reconciles a group with its roster by diff.
+    /// offboard-user: removes the leaver's memberships, then deletes or keeps the user;
+    /// `stale` when a newer event of the person (a re-hire) was applied.
+    pub async fn offboard_event(
+        &self,
+        deadline: Deadline,
+        event: &EventMeta,
+        request: OffboardRequest,
+    ) -> Result<OffboardResult, Error> {
+        let ledger = self.ledger();
+        // A leaver event's revoke and its delete (after the grace period) share time
+        // and id; the delete is the later step.
+        let (step, rank, state) = match request.mode {
+            OffboardMode::Revoke => ("revoke", 1, "revoked"),
+            OffboardMode::Delete => ("delete", 2, "deleted"),
+        };
+        let subject = Subject::user(&request.user_name);
+        let ticket = match ledger
+            .begin(subject, event, Function::OffboardUser, step, rank, deadline)
+            .await?
+        {
+            Verdict::Stale => return Ok(OffboardResult::nothing(request.user_name, OffboardStatus::Stale)),
+            Verdict::Duplicate => return Ok(OffboardResult::nothing(request.user_name, OffboardStatus::Duplicate)),
+            Verdict::Apply(ticket) => ticket,
+        };
+        let job = Offboarding {
+            store: &self.store,
+            config: &self.config,
+            fence: self.fence(),
+        };
+        let result = Box::pin(job.run(deadline, request)).await;
+        ledger
+            .settle(ticket, result, |r| Outcome {
+                status: r.status.name(),
+                user_id: r.user_id.clone(),
+                group_ids: r.group_ids.clone(),
+                state: Some(state),
+                ..Outcome::default()
+            })
+            .await
+    }
+
+    /// sync-group, for a request without time or id (applied unordered).
     pub async fn sync_group(&self, deadline: Deadline, request: SyncRequest) -> Result<SyncResult, Error> {
-        // Boxed: the job's future is deep, and the runtime nests it further.
-        Box::pin(
-            Roster {
-                store: &self.store,
-                config: &self.config,
-                fence: self.fence(),
-                store_size: &self.store_size,
+        self.sync_group_event(deadline, &EventMeta::default(), request).await
+    }
+
+    /// sync-group: reconciles a group with its roster by diff; `stale` when a newer
+    /// roster event of the group was applied. A dry run writes nothing, the ledger
+    /// included.
+    pub async fn sync_group_event(
+        &self,
+        deadline: Deadline,
+        event: &EventMeta,
+        request: SyncRequest,
+    ) -> Result<SyncResult, Error> {
+        let ledger = self.ledger();
+        let ticket = if request.dry_run {
+            None
+        } else {
+            let subject = Subject::group(&request.group.display_name);
+            let step = match request.mode {
+                crate::SyncMode::Replace => "replace",
+                crate::SyncMode::Add => "add",
+                crate::SyncMode::Remove => "remove",
+            };
+            match ledger
+                .begin(subject, event, Function::SyncGroup, step, 1, deadline)
+                .await?
+            {
+                Verdict::Stale => return Ok(SyncResult::skipped(&request, SyncStatus::Stale)),
+                Verdict::Duplicate => return Ok(SyncResult::skipped(&request, SyncStatus::Duplicate)),
+                Verdict::Apply(ticket) => ticket,
             }
-            .run(deadline, request),
-        )
-        .await
+        };
+        let job = Roster {
+            store: &self.store,
+            config: &self.config,
+            fence: self.fence(),
+            store_size: &self.store_size,
+            ledger,
+            order: ticket.as_ref().map(Ticket::order),
+        };
+        let result = Box::pin(job.run(deadline, request)).await;
+        ledger
+            .settle(ticket, result, |r| Outcome {
+                status: r.status.name(),
+                group_ids: r.group_id.iter().cloned().collect(),
+                added: r.added.len(),
+                removed: r.removed.len(),
+                ..Outcome::default()
+            })
+            .await
     }
 
     fn fence(&self) -> Fence<'_> {
         Fence::new(&self.store, self.config.leavers_group.as_deref())
     }
+
+    fn ledger(&self) -> Ledger<'_> {
+        Ledger::new(self.ledger.as_ref(), self.config.ledger_retention_days)
+    }
+}
+
+/// The SDK's standard configuration from the environment (region, credentials chain,
+/// endpoint overrides), over the HTTPS client with the fixed trust store: one for both
+/// clients.
+async fn sdk_config(ca_bundle: Option<&str>) -> Result<aws_config::SdkConfig, Error> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(identitystore::https_client(ca_bundle)?);
+    // The default credentials chain asks the environment first, so with a key pair
+    // there (always, under Lambda) its other providers are never asked; building
+    // them costs a third of a millisecond of every cold start.
+    let key_pair = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|key| std::env::var(key).is_ok_and(|v| !v.trim().is_empty()));
+    if key_pair {
+        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
+    }
+    let shared = loader.load().await;
+    if shared.region().is_none() {
+        return Err(Error::Configuration(
+            "no AWS region is configured (set AWS_REGION)".into(),
+        ));
+    }
+    Ok(shared)
 }

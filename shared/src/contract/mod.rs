@@ -2,6 +2,7 @@
 //! errors they fail with, and the redaction that keeps personal data out of messages.
 
 pub(crate) mod error;
+pub(crate) mod event;
 pub(crate) mod redact;
 pub(crate) mod request;
 pub(crate) mod result;

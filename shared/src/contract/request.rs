@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::event::{self, EventMeta};
 use super::redact::redact;
 use super::user::{Attribute, Items, Text, UserSpec};
 use crate::Error;
@@ -40,20 +41,25 @@ const RESERVED_NAMES: [&str; 2] = ["Administrator", "AWSAdministrators"];
 /// a nesting limit) and parse it here, so that a payload serde_json refuses (nested past
 /// its recursion limit, say) is this function's `InvalidEvent`, not the runtime's own
 /// deserialization error, whose `errorType` would be a Rust type name.
-pub fn decode_json<T: DeserializeOwned + Validate>(text: &str) -> Result<T, Error> {
+pub fn decode_json<T: DeserializeOwned + Validate>(text: &str) -> Result<(T, EventMeta), Error> {
     let event: Value = serde_json::from_str(text).map_err(|err| {
         Error::InvalidEvent(format!(
             "the event is not JSON this function can read: {}",
             redact(&err.to_string())
         ))
     })?;
-    decode(event)
+    decode_event(event)
 }
 
 /// Turns a Lambda payload into a validated request: the `detail` of an EventBridge
 /// envelope, or the detail itself.
 pub fn decode<T: DeserializeOwned + Validate>(event: Value) -> Result<T, Error> {
-    let detail = detail_of(event)?;
+    decode_event(event).map(|(request, _)| request)
+}
+
+/// [`decode`], with the event's time and id (see [`EventMeta`]).
+pub fn decode_event<T: DeserializeOwned + Validate>(event: Value) -> Result<(T, EventMeta), Error> {
+    let (detail, meta) = detail_of(event)?;
     // serde also reads a struct from an array of its values in field order; the
     // contract's objects are objects.
     for path in T::OBJECTS {
@@ -70,7 +76,7 @@ pub fn decode<T: DeserializeOwned + Validate>(event: Value) -> Result<T, Error> 
     })?;
     let mut problems = Problems::default();
     request.validate(&mut problems);
-    problems.into_result(request)
+    problems.into_result((request, meta))
 }
 
 /// serde's messages quote the offending value ("invalid type: string \"…\"",
@@ -95,19 +101,24 @@ fn redact_decoding(message: &str) -> String {
     format!("{}{expected}", redact(&head))
 }
 
-fn detail_of(event: Value) -> Result<Value, Error> {
+fn detail_of(event: Value) -> Result<(Value, EventMeta), Error> {
     let Value::Object(map) = &event else {
         return Err(Error::InvalidEvent("the event must be a JSON object".into()));
     };
     // An envelope is recognised by the two members EventBridge always sets; the
     // function never branches on what `detail-type` says.
     if !(map.contains_key("detail-type") && map.contains_key("detail")) {
-        return Ok(event);
+        let meta = event::meta(None, &event)?;
+        return Ok((event, meta));
     }
+    let fields = map.clone();
     let envelope: EventBridgeEvent<Value> = serde_json::from_value(event)
         .map_err(|err| Error::InvalidEvent(format!("malformed EventBridge envelope: {}", redact(&err.to_string()))))?;
     match envelope.detail {
-        detail @ Value::Object(_) => Ok(detail),
+        detail @ Value::Object(_) => {
+            let meta = event::meta(Some(&fields), &detail)?;
+            Ok((detail, meta))
+        }
         _ => Err(Error::InvalidEvent("detail: must be a JSON object".into())),
     }
 }

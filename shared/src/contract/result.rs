@@ -10,6 +10,10 @@ pub enum OnboardStatus {
     Created,
     Updated,
     Unchanged,
+    /// A newer event of the person was applied; nothing was written.
+    Stale,
+    /// This event was applied already; nothing was written.
+    Duplicate,
 }
 
 /// `groups` of onboard-user's result: display names, in request order.
@@ -25,11 +29,29 @@ pub struct GroupOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OnboardResult {
-    pub user_id: String,
+    /// `None` only for `stale` and `duplicate`, which make no Identity Store call.
+    pub user_id: Option<String>,
     pub user_name: String,
     pub status: OnboardStatus,
     pub updated_attributes: Vec<&'static str>,
     pub groups: GroupOutcome,
+    /// The ids of the groups in `groups`, for the ledger's audit trail.
+    #[serde(skip)]
+    pub(crate) group_ids: Vec<String>,
+}
+
+impl OnboardResult {
+    /// The result of a request the ledger turned away.
+    pub(crate) fn skipped(user_name: String, status: OnboardStatus) -> Self {
+        Self {
+            user_id: None,
+            user_name,
+            status,
+            updated_attributes: Vec::new(),
+            groups: GroupOutcome::default(),
+            group_ids: Vec::new(),
+        }
+    }
 }
 
 /// `status` of offboard-user's result.
@@ -39,6 +61,10 @@ pub enum OffboardStatus {
     Deleted,
     Revoked,
     NotFound,
+    /// A newer event of the person was applied (a re-hire, say); nothing was written.
+    Stale,
+    /// This event was applied already; nothing was written.
+    Duplicate,
 }
 
 /// offboard-user's result.
@@ -52,6 +78,19 @@ pub struct OffboardResult {
     pub group_ids: Vec<String>,
 }
 
+impl OffboardResult {
+    /// A result with nothing done: `notFound`, `stale`, `duplicate`.
+    pub(crate) const fn nothing(user_name: String, status: OffboardStatus) -> Self {
+        Self {
+            user_name,
+            user_id: None,
+            status,
+            removed_memberships: 0,
+            group_ids: Vec::new(),
+        }
+    }
+}
+
 /// `status` of sync-group's result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -61,6 +100,10 @@ pub enum SyncStatus {
     Unchanged,
     Planned,
     NotFound,
+    /// A newer roster event of the group was applied; nothing was written.
+    Stale,
+    /// This event was applied already; nothing was written.
+    Duplicate,
 }
 
 /// sync-group's result. `unchanged` counts the group's members that stay members;
@@ -80,9 +123,20 @@ pub struct SyncResult {
     /// that results keep the contract's shape otherwise.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leavers: Vec<String>,
+    /// Listed members not added because an event of theirs newer than this roster was
+    /// applied (a leaver's, say); only with the ledger on, and only when non-empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
 }
 
 impl SyncResult {
+    /// The result of a request the ledger turned away: nothing written.
+    pub(crate) fn skipped(request: &crate::SyncRequest, status: SyncStatus) -> Self {
+        let mut result = Self::empty(&request.group.display_name, request.dry_run);
+        result.status = status;
+        result
+    }
+
     /// A result with nothing done yet.
     pub(crate) fn empty(display_name: &str, dry_run: bool) -> Self {
         Self {
@@ -95,6 +149,48 @@ impl SyncResult {
             unchanged: 0,
             unresolved: Vec::new(),
             leavers: Vec::new(),
+            superseded: Vec::new(),
+        }
+    }
+}
+
+impl OnboardStatus {
+    /// The status as the result spells it.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Unchanged => "unchanged",
+            Self::Stale => "stale",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl OffboardStatus {
+    /// The status as the result spells it.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Deleted => "deleted",
+            Self::Revoked => "revoked",
+            Self::NotFound => "notFound",
+            Self::Stale => "stale",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl SyncStatus {
+    /// The status as the result spells it.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Unchanged => "unchanged",
+            Self::Planned => "planned",
+            Self::NotFound => "notFound",
+            Self::Stale => "stale",
+            Self::Duplicate => "duplicate",
         }
     }
 }

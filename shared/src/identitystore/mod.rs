@@ -9,8 +9,6 @@
 
 use aws_config::retry::RetryConfig;
 
-use crate::Error;
-
 mod fault;
 mod http;
 mod pace;
@@ -33,26 +31,4 @@ pub(crate) fn client(shared: &aws_config::SdkConfig) -> aws_sdk_identitystore::C
         .retry_config(RetryConfig::disabled())
         .build();
     aws_sdk_identitystore::Client::from_conf(config)
-}
-
-/// The client for a cold start: the SDK's standard configuration from the environment,
-/// over [`https_client`].
-pub(crate) async fn client_from_env(ca_bundle: Option<&str>) -> Result<aws_sdk_identitystore::Client, Error> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client(ca_bundle)?);
-    // The default credentials chain asks the environment first, so with a key pair
-    // there (always, under Lambda) its other providers are never asked; building
-    // them costs a third of a millisecond of every cold start.
-    let key_pair = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
-        .iter()
-        .all(|key| std::env::var(key).is_ok_and(|v| !v.trim().is_empty()));
-    if key_pair {
-        loader = loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new());
-    }
-    let shared = loader.load().await;
-    if shared.region().is_none() {
-        return Err(Error::Configuration(
-            "no AWS region is configured (set AWS_REGION)".into(),
-        ));
-    }
-    Ok(client(&shared))
 }

@@ -12,11 +12,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    Deadline, Error, OffboardRequest, OffboardResult, OnboardRequest, OnboardResult, Service, SyncRequest, SyncResult,
-    Validate,
+    Deadline, Error, EventMeta, OffboardRequest, OffboardResult, OnboardRequest, OnboardResult, Service, SyncRequest,
+    SyncResult, Validate,
 };
 
 pub(crate) mod fence;
+pub(crate) mod ledger;
 pub(crate) mod offboard;
 pub(crate) mod onboard;
 pub(crate) mod sync;
@@ -104,6 +105,7 @@ pub trait Job {
     fn apply(
         service: &Service,
         deadline: Deadline,
+        event: &EventMeta,
         request: Self::Request,
     ) -> impl Future<Output = Result<Self::Result, Error>>;
 }
@@ -120,9 +122,10 @@ impl Job for Onboard {
     fn apply(
         service: &Service,
         deadline: Deadline,
+        event: &EventMeta,
         request: OnboardRequest,
     ) -> impl Future<Output = Result<OnboardResult, Error>> {
-        service.onboard(deadline, request)
+        service.onboard_event(deadline, event, request)
     }
 }
 
@@ -138,9 +141,10 @@ impl Job for Offboard {
     fn apply(
         service: &Service,
         deadline: Deadline,
+        event: &EventMeta,
         request: OffboardRequest,
     ) -> impl Future<Output = Result<OffboardResult, Error>> {
-        service.offboard(deadline, request)
+        service.offboard_event(deadline, event, request)
     }
 }
 
@@ -156,9 +160,10 @@ impl Job for SyncGroup {
     fn apply(
         service: &Service,
         deadline: Deadline,
+        event: &EventMeta,
         request: SyncRequest,
     ) -> impl Future<Output = Result<SyncResult, Error>> {
-        service.sync_group(deadline, request)
+        service.sync_group_event(deadline, event, request)
     }
 }
 

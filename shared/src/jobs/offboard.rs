@@ -26,13 +26,7 @@ impl Offboarding<'_> {
         let OffboardRequest { user_name, mode } = request;
         let Some(user_id) = self.store.user_id(deadline, &user_name).await? else {
             tracing::info!("no such user; nothing to offboard");
-            return Ok(OffboardResult {
-                user_name,
-                user_id: None,
-                status: OffboardStatus::NotFound,
-                removed_memberships: 0,
-                group_ids: Vec::new(),
-            });
+            return Ok(OffboardResult::nothing(user_name, OffboardStatus::NotFound));
         };
 
         // A revoke's mark goes first: a roster sync that adds the user after the listings

@@ -76,7 +76,7 @@ impl Onboarding<'_> {
                 Ensured::Created(_) => Ok(false),
             }
         };
-        let (groups, unmarked) = futures_util::try_join!(
+        let ((groups, group_ids), unmarked) = futures_util::try_join!(
             self.ensure_memberships(deadline, &user_id, &ensured, groups, known_groups),
             unmark,
         )?;
@@ -85,11 +85,12 @@ impl Onboarding<'_> {
             tracing::info!(user_id, "leaver mark removed");
         }
         Ok(OnboardResult {
-            user_id,
+            user_id: Some(user_id),
             user_name: user.user_name,
             status,
             updated_attributes,
             groups,
+            group_ids,
         })
     }
 
@@ -108,10 +109,10 @@ impl Onboarding<'_> {
         user: &Ensured,
         names: Vec<String>,
         known_groups: Option<Vec<String>>,
-    ) -> Result<GroupOutcome, Error> {
+    ) -> Result<(GroupOutcome, Vec<String>), Error> {
         let mut outcome = GroupOutcome::default();
         if names.is_empty() {
-            return Ok(outcome);
+            return Ok((outcome, Vec::new()));
         }
         let groups: Vec<Ensured> = match known_groups {
             Some(ids) => ids.into_iter().map(Ensured::Existing).collect(),
@@ -182,6 +183,6 @@ impl Onboarding<'_> {
             created_groups = outcome.created.len(),
             "memberships ensured"
         );
-        Ok(outcome)
+        Ok((outcome, groups.iter().map(|g| g.id().to_owned()).collect()))
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::fence::Fence;
+use super::ledger::Ledger;
 use super::unique;
 use crate::identitystore::{Ensured, IdentityStore, Membership, PAGE_SIZE};
 use crate::{Config, Deadline, Error, GroupSpec, SyncMode, SyncRequest, SyncResult, SyncStatus};
@@ -22,6 +23,9 @@ pub(crate) struct Roster<'a> {
     pub(crate) config: &'a Config,
     pub(crate) fence: Fence<'a>,
     pub(crate) store_size: &'a StoreSize,
+    pub(crate) ledger: Ledger<'a>,
+    /// The roster event's order key when the ledger claimed the group for it.
+    pub(crate) order: Option<&'a str>,
 }
 
 /// How listed userNames are turned into user ids.
@@ -110,12 +114,20 @@ impl Roster<'_> {
             self.fence.marked(deadline, fence.as_deref()),
         )?;
         let Diff {
-            to_add,
+            mut to_add,
             to_remove,
             unresolved,
             leavers,
             leaver_removals,
         } = diff(mode, &names, &directory, &current, &marked);
+        // An old roster never adds someone whose own newer event (a leaver's) was applied.
+        if let Some(order) = self.order.filter(|_| !to_add.is_empty()) {
+            let names: Vec<&str> = to_add.iter().map(|(name, _)| name.as_str()).collect();
+            let superseded = self.ledger.superseded(order, &names).await?;
+            to_add.retain(|(name, _)| !superseded.contains(name));
+            result.superseded = superseded.into_iter().collect();
+            result.superseded.sort();
+        }
         result.unresolved = unresolved;
         result.leavers = leavers;
         result.leavers.sort();

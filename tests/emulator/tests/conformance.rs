@@ -13,12 +13,9 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
-use std::process::Stdio;
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use support::moto::Moto;
 use turnstile_emulator::admin::{Admin, Reply};
 use turnstile_emulator::{Emulator, Options};
 
@@ -69,46 +66,6 @@ fn drop_missing_service_members(ours: &mut Value, theirs: &Value) -> bool {
         _ => {}
     }
     missing
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-struct Moto {
-    // Held for `kill_on_drop`: dropping the handle stops moto_server.
-    _child: Child,
-    addr: SocketAddr,
-}
-
-impl Moto {
-    async fn start() -> Self {
-        let binary = support::workspace().join(".venv/bin/moto_server");
-        assert!(
-            binary.exists(),
-            "{} is missing: run ./scripts/bootstrap.sh",
-            binary.display()
-        );
-        let port = free_port();
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("moto_server starts");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        for _ in 0..300 {
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                return Self { _child: child, addr };
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("moto_server did not listen on {port}");
-    }
 }
 
 /// One server, with the ids its answers gave so far under symbolic names.
