@@ -316,7 +316,7 @@ def _cargo(args: tuple[str, ...], cwd: Path) -> tuple[bool, str]:
 @cache
 def description() -> dict:
     """`cargo xtask describe`: {"errorTypes": [{"name", "retryable"}, ...],
-    "functions": [{"name", "identityStoreOperations"}, ...]}."""
+    "functions": [{"name", "identityStoreOperations", "ledgerActions"}, ...]}."""
     return json.loads(cargo("xtask", "describe", cwd=ROOT))
 
 
@@ -339,12 +339,21 @@ def function_names() -> list[str]:
     return [f["name"] for f in description()["functions"]]
 
 
-def function_operations(name: str) -> set[str]:
-    """The Identity Store operations the function `name` sends."""
+def _described(name: str) -> dict:
     for function in description()["functions"]:
         if function["name"] == name:
-            return set(function["identityStoreOperations"])
+            return function
     raise AssertionError(f"cargo xtask describe has no function {name!r} (it has {function_names()})")
+
+
+def function_operations(name: str) -> set[str]:
+    """The Identity Store operations the function `name` sends."""
+    return set(_described(name)["identityStoreOperations"])
+
+
+def ledger_actions(name: str) -> set[str]:
+    """The DynamoDB actions the function `name`'s ledger calls need."""
+    return set(_described(name)["ledgerActions"])
 
 
 @cache

@@ -54,6 +54,23 @@ def test_no_wildcards_and_identity_store_resources_only(logical_id, binary):
         assert "*" not in resources, f"{logical_id}: Resource '*' in {statement.get('Sid')}"
         if any(a.startswith("identitystore:") for a in actions):
             assert resources == IDENTITY_STORE_RESOURCES, f"{logical_id}: identity store resources {resources}"
+        if any(a.startswith("dynamodb:") for a in actions):
+            assert resources == [{"Fn::GetAtt": ["LedgerTable", "Arn"]}], (
+                f"{logical_id}: DynamoDB actions on {resources}, not the ledger table alone"
+            )
+
+
+@pytest.mark.parametrize(("logical_id", "binary"), FUNCTIONS)
+def test_ledger_actions_equal_the_ones_the_code_sends(logical_id, binary):
+    policy = {
+        action.split(":", 1)[1]
+        for statement in infra.function_policy_statements(logical_id)
+        for action in infra.as_list(statement["Action"])
+        if action.lower().startswith("dynamodb:")
+    }
+    assert policy == infra.ledger_actions(binary), f"{logical_id} ({binary}): DynamoDB actions {sorted(policy)}"
+    env = infra.function_properties(logical_id)["Environment"]["Variables"]
+    assert env["LEDGER_TABLE"] == {"Ref": "LedgerTable"}
 
 
 def test_every_described_function_is_a_crate_with_its_binary():

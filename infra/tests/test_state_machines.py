@@ -110,9 +110,12 @@ def test_offboarding_revokes_waits_then_deletes():
         if infra.is_lambda_task(state)
     }
     assert modes == {
-        "RevokeAccess": "States.JsonMerge($.detail, $.plan.revoke, false)",
-        "DeleteUser": "States.JsonMerge($.detail, $.plan.delete, false)",
+        "RevokeAccess": "States.JsonMerge(States.JsonMerge($.event, $.detail, false), $.plan.revoke, false)",
+        "DeleteUser": "States.JsonMerge(States.JsonMerge($.event, $.detail, false), $.plan.delete, false)",
     }
+    # Both calls carry the leaver event's time and id (the ledger's order), from the
+    # envelope when there is one.
+    assert states["EventFromEnvelope"]["Parameters"] == {"occurredAt.$": "$.time", "eventId.$": "$.id"}
     plan = states["Plan"]["Parameters"]
     assert plan["revoke"] == {"mode": "revoke"} and plan["delete"] == {"mode": "delete"}
     assert states["GracePeriod"]["Type"] == "Wait" and states["GracePeriod"]["Next"] == "DeleteUser"

@@ -19,6 +19,7 @@ fn describe() -> serde_json::Value {
             json!({
                 "name": f.name(),
                 "identityStoreOperations": f.identity_store_operations(),
+                "ledgerActions": f.ledger_actions(),
             })
         })
         .collect();

@@ -188,6 +188,7 @@ impl LedgerTable {
     /// holds an unexpired claim and the head is older than `order` (or is `order`
     /// itself, claimed and unfinished: a retry).
     pub(crate) async fn claim(&self, subject: &str, order: &str, now_ms: i64, until_ms: i64) -> Result<Claim, Error> {
+        crate::jobs::check_ledger(&["UpdateItem"]);
         let claimed = self
             .client
             .update_item()
@@ -220,6 +221,7 @@ impl LedgerTable {
 
     /// The subject's head, read consistently.
     pub(crate) async fn head(&self, subject: &str) -> Result<Head, Error> {
+        crate::jobs::check_ledger(&["GetItem"]);
         let out = self
             .client
             .get_item()
@@ -234,6 +236,7 @@ impl LedgerTable {
 
     /// Whether the audit trail holds `sort_key` for `subject`.
     pub(crate) async fn recorded(&self, subject: &str, sort_key: &str) -> Result<bool, Error> {
+        crate::jobs::check_ledger(&["GetItem"]);
         let out = self
             .client
             .get_item()
@@ -256,6 +259,7 @@ impl LedgerTable {
         state: Option<&str>,
         record: &Record,
     ) -> Result<(), Error> {
+        crate::jobs::check_ledger(&["PutItem", "UpdateItem"]);
         let mut head = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(subject, HEAD)))
@@ -310,6 +314,7 @@ impl LedgerTable {
     /// that other events need not wait for the claim to expire and a retry of this one
     /// resumes.
     pub(crate) async fn release(&self, subject: &str, order: &str) -> Result<(), Error> {
+        crate::jobs::check_ledger(&["UpdateItem"]);
         let released = self
             .client
             .update_item()
@@ -336,6 +341,7 @@ impl LedgerTable {
     /// The heads of `subjects`, up to 100 per call (BatchGetItem's limit), read
     /// consistently; keys DynamoDB leaves unprocessed are asked again.
     pub(crate) async fn heads(&self, subjects: &[String]) -> Result<HashMap<String, Head>, Error> {
+        crate::jobs::check_ledger(&["BatchGetItem"]);
         let mut heads = HashMap::new();
         for chunk in subjects.chunks(100) {
             let mut keys: Vec<_> = chunk.iter().map(|subject| key(subject, HEAD)).collect();

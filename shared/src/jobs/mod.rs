@@ -96,6 +96,19 @@ impl Function {
     }
 }
 
+impl Function {
+    /// The DynamoDB actions the function's ledger calls need, sorted: exactly what its
+    /// IAM policy allows on the ledger table, and nothing on any other table. A
+    /// TransactWriteItems needs the actions of its parts (PutItem, UpdateItem).
+    pub const fn ledger_actions(self) -> &'static [&'static str] {
+        match self {
+            // A roster reads its members' heads to skip later leavers.
+            Self::SyncGroup => &["BatchGetItem", "GetItem", "PutItem", "UpdateItem"],
+            Self::OnboardUser | Self::OffboardUser => &["GetItem", "PutItem", "UpdateItem"],
+        }
+    }
+}
+
 /// A function's job: its request, its result and how the service applies it.
 pub trait Job {
     const FUNCTION: Function;
@@ -199,6 +212,21 @@ fn unique(names: Vec<String>) -> Vec<String> {
     names.into_iter().filter(|n| seen.insert(n.clone())).collect()
 }
 
+/// [`check_declared`] for the ledger's DynamoDB actions.
+pub(crate) fn check_ledger(actions: &[&str]) {
+    if cfg!(debug_assertions) {
+        let _outside_a_job = RUNNING.try_with(|function| {
+            for action in actions {
+                assert!(
+                    function.ledger_actions().contains(action),
+                    "{} needs dynamodb:{action}, which Function::ledger_actions does not declare for it",
+                    function.name()
+                );
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Function, check_declared, running};
@@ -221,6 +249,7 @@ mod tests {
             assert_eq!(Function::from_name(function.name()), Some(function));
             let operations = function.identity_store_operations();
             assert!(operations.is_sorted(), "{}: {operations:?}", function.name());
+            assert!(function.ledger_actions().is_sorted(), "{}", function.name());
         }
     }
 }
