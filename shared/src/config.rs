@@ -68,54 +68,88 @@ impl Config {
     /// Reads configuration through `lookup`, so tests need not touch the process
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let id = lookup("IDENTITY_STORE_ID")
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| Error::Configuration("IDENTITY_STORE_ID is not set".into()))?;
-        let id = id.trim().to_owned();
-        if !is_identity_store_id(&id) {
-            return Err(Error::Configuration(
-                "IDENTITY_STORE_ID must be d- followed by 10 lowercase hex digits, a UUID, or an identity store ARN"
-                    .into(),
-            ));
-        }
+        // Every variable is checked, and every problem named at once: an operator fixes a
+        // stack's environment in one deploy, not one variable per deploy.
+        let mut problems = Problems::default();
+        let id = match lookup("IDENTITY_STORE_ID").map(|v| v.trim().to_owned()) {
+            None => problems.add("IDENTITY_STORE_ID is not set"),
+            Some(id) if id.is_empty() => problems.add("IDENTITY_STORE_ID is not set"),
+            Some(id) if !is_identity_store_id(&id) => problems.add(
+                "IDENTITY_STORE_ID must be d- followed by 10 lowercase hex digits, a UUID, or an identity store ARN",
+            ),
+            Some(id) => id,
+        };
         let mut config = Self::new(id);
         let defaults = RetryPolicy::default();
-        config.retry = RetryPolicy {
-            max_attempts: number(&lookup, "MAX_ATTEMPTS", defaults.max_attempts, 1..=20)?,
-            base_delay: Duration::from_millis(number(&lookup, "BACKOFF_BASE_MS", 100, 1..=10_000)?),
-            max_delay: Duration::from_millis(number(&lookup, "BACKOFF_MAX_MS", 10_000, 1..=300_000)?),
+        let mut number = |key: &str, default: u64, range: std::ops::RangeInclusive<u64>| {
+            problems.take(number(&lookup, key, default, range), default)
         };
-        config.create_missing_groups = boolean(&lookup, "CREATE_MISSING_GROUPS", true)?;
-        config.max_removals = number(&lookup, "MAX_REMOVALS", 50, 0..=1_000_000)?;
-        config.write_concurrency = number(&lookup, "MAX_CONCURRENCY", 8, 1..=64)?;
-        config.calls_per_second = number(&lookup, "CALLS_PER_SECOND", 20, 0..=1000)?;
-        config.expected_store_users = number(&lookup, "EXPECTED_STORE_USERS", 1000, 0..=100_000_000)?;
-        config.deadline_margin = Duration::from_millis(number(&lookup, "DEADLINE_MARGIN_MS", 1000, 0..=60_000)?);
+        config.retry = RetryPolicy {
+            max_attempts: u32::try_from(number("MAX_ATTEMPTS", u64::from(defaults.max_attempts), 1..=20))
+                .unwrap_or(defaults.max_attempts),
+            base_delay: Duration::from_millis(number("BACKOFF_BASE_MS", 100, 1..=10_000)),
+            max_delay: Duration::from_millis(number("BACKOFF_MAX_MS", 10_000, 1..=300_000)),
+        };
+        config.max_removals = usize::try_from(number("MAX_REMOVALS", 50, 0..=1_000_000)).unwrap_or(50);
+        config.write_concurrency = usize::try_from(number("MAX_CONCURRENCY", 8, 1..=64)).unwrap_or(8);
+        config.calls_per_second = u32::try_from(number("CALLS_PER_SECOND", 20, 0..=1000)).unwrap_or(20);
+        config.expected_store_users =
+            usize::try_from(number("EXPECTED_STORE_USERS", 1000, 0..=100_000_000)).unwrap_or(1000);
+        config.deadline_margin = Duration::from_millis(number("DEADLINE_MARGIN_MS", 1000, 0..=60_000));
+        config.ledger_retention_days = u32::try_from(number("LEDGER_RETENTION_DAYS", 400, 1..=36_500)).unwrap_or(400);
+        config.create_missing_groups = problems.take(boolean(&lookup, "CREATE_MISSING_GROUPS", true), true);
         config.ca_bundle = lookup("AWS_CA_BUNDLE").filter(|v| !v.trim().is_empty());
         config.leavers_group = lookup("LEAVERS_GROUP").filter(|v| !v.is_empty());
         if let Some(name) = &config.leavers_group {
             // The service checks the full pattern; a regex here would cost every cold start.
             let chars = name.chars().count();
             if chars > 1024 || name.trim().is_empty() || name.chars().any(|c| c.is_control() && !"\t\n\r".contains(c)) {
-                return Err(Error::Configuration(
-                    "LEAVERS_GROUP must be a group display name: 1 to 1024 characters, not blank, no control characters"
-                        .into(),
-                ));
+                problems.add::<()>(
+                    "LEAVERS_GROUP must be a group display name: 1 to 1024 characters, not blank, no control characters",
+                );
             }
         }
         config.ledger_table = lookup("LEDGER_TABLE")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
-        if let Some(table) = &config.ledger_table {
-            if !is_table_name(table) {
-                return Err(Error::Configuration(
-                    "LEDGER_TABLE must be a DynamoDB table name (3 to 255 letters, digits, '_', '-', '.') or a table ARN"
-                        .into(),
-                ));
-            }
+        if config
+            .ledger_table
+            .as_deref()
+            .is_some_and(|table| !is_table_name(table))
+        {
+            problems.add::<()>(
+                "LEDGER_TABLE must be a DynamoDB table name (3 to 255 letters, digits, '_', '-', '.') or a table ARN",
+            );
         }
-        config.ledger_retention_days = number(&lookup, "LEDGER_RETENTION_DAYS", 400, 1..=36_500)?;
-        Ok(config)
+        problems.into_result(config)
+    }
+}
+
+/// The configuration's problems, each naming its variable and why.
+#[derive(Debug, Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    /// Notes a problem; the empty value stands in for the missing one.
+    fn add<T: Default>(&mut self, problem: &str) -> T {
+        self.0.push(problem.to_owned());
+        T::default()
+    }
+
+    /// The value, or `fallback` with the problem noted.
+    fn take<T>(&mut self, value: Result<T, String>, fallback: T) -> T {
+        value.unwrap_or_else(|problem| {
+            self.0.push(problem);
+            fallback
+        })
+    }
+
+    fn into_result<T>(self, value: T) -> Result<T, Error> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::Configuration(self.0.join("; ")))
+        }
     }
 }
 
@@ -172,7 +206,7 @@ fn number<T>(
     key: &str,
     default: T,
     range: std::ops::RangeInclusive<T>,
-) -> Result<T, Error>
+) -> Result<T, String>
 where
     T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
@@ -181,20 +215,20 @@ where
     };
     match raw.trim().parse::<T>() {
         Ok(value) if range.contains(&value) => Ok(value),
-        _ => Err(Error::Configuration(format!(
+        _ => Err(format!(
             "{key} must be an integer from {} to {}",
             range.start(),
             range.end()
-        ))),
+        )),
     }
 }
 
-fn boolean(lookup: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool, Error> {
+fn boolean(lookup: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> Result<bool, String> {
     match lookup(key).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("") => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(_) => Err(Error::Configuration(format!("{key} must be true or false"))),
+        Some(_) => Err(format!("{key} must be true or false")),
     }
 }
 
@@ -205,6 +239,27 @@ mod tests {
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn every_problem_is_named_at_once() {
+        let error = Config::from_lookup(env(&[
+            ("IDENTITY_STORE_ID", "d-123"),
+            ("MAX_ATTEMPTS", "99"),
+            ("CREATE_MISSING_GROUPS", "maybe"),
+            ("LEDGER_TABLE", "x"),
+        ]))
+        .unwrap_err();
+        let message = error.to_string();
+        assert_eq!(error.error_type(), "Configuration");
+        for variable in [
+            "IDENTITY_STORE_ID",
+            "MAX_ATTEMPTS",
+            "CREATE_MISSING_GROUPS",
+            "LEDGER_TABLE",
+        ] {
+            assert!(message.contains(variable), "{variable} is not named: {message}");
+        }
     }
 
     #[test]
