@@ -140,6 +140,16 @@ pub fn not_found() -> ResourceNotFoundException {
         .build()
 }
 
+/// ResourceNotFoundException about the identity store itself (a wrong id or region).
+pub fn store_not_found() -> ResourceNotFoundException {
+    ResourceNotFoundException::builder()
+        .message("identity store not found")
+        .resource_type(aws_sdk_identitystore::types::ResourceType::IdentityStore)
+        .resource_id(STORE_ID)
+        .meta(meta("ResourceNotFoundException", "identity store not found"))
+        .build()
+}
+
 /// AccessDeniedException.
 pub fn access_denied() -> AccessDeniedException {
     AccessDeniedException::builder()

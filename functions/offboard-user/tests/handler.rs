@@ -156,3 +156,32 @@ async fn a_leaver_whose_memberships_cannot_be_removed_is_never_deleted() {
     assert_eq!(error.error_type, "AccessDenied");
     assert_eq!(delete.num_calls(), 0);
 }
+
+#[tokio::test]
+async fn a_store_that_does_not_exist_is_configuration_never_not_found() {
+    let lookup =
+        mock!(Client::get_user_id).then_error(|| GetUserIdError::ResourceNotFoundException(testing::store_not_found()));
+    for form in FORMS {
+        let error = invoke(&[&lookup], &format!("offboard-user/delete{form}.json"))
+            .await
+            .expect_err("a missing store is no success");
+        assert_eq!(error.error_type, "Configuration", "{}", error.error_message);
+        assert!(
+            error.error_message.contains("IDENTITY_STORE_ID"),
+            "{}",
+            error.error_message
+        );
+    }
+    assert_eq!(lookup.num_calls(), 2, "not retried: a configuration error is final");
+}
+
+#[tokio::test]
+async fn a_membership_delete_answered_store_not_found_is_configuration_not_already_gone() {
+    let (lookup, listing) = alice_with_two_memberships();
+    let delete = mock!(Client::delete_group_membership)
+        .then_error(|| DeleteGroupMembershipError::ResourceNotFoundException(testing::store_not_found()));
+    let error = invoke(&[&lookup, &listing, &delete], "offboard-user/delete.json")
+        .await
+        .expect_err("the leaver is not reported gone");
+    assert_eq!(error.error_type, "Configuration", "{}", error.error_message);
+}

@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use aws_sdk_identitystore::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_identitystore::types::ConflictExceptionReason;
+use aws_sdk_identitystore::types::error::ResourceNotFoundException;
+use aws_sdk_identitystore::types::{ConflictExceptionReason, ResourceNotFoundExceptionReason, ResourceType};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::Error;
@@ -32,8 +33,11 @@ pub enum Fault {
     /// ConflictException with reason UNIQUENESS_CONSTRAINT_VIOLATION (or no reason,
     /// which the service only sends for uniqueness claims).
     Uniqueness { message: String },
-    /// ResourceNotFoundException.
+    /// ResourceNotFoundException about the thing asked for (a user, group or membership).
     NotFound { message: String },
+    /// ResourceNotFoundException with ResourceType IDENTITY_STORE: the configured store
+    /// does not exist, or not in this region. Never "no such user" nor "already gone".
+    StoreNotFound { message: String },
     /// ValidationException or ServiceQuotaExceededException.
     Rejected { message: String },
     /// AccessDeniedException.
@@ -79,6 +83,10 @@ impl Fault {
             },
             // A resource that disappeared between our lookup and our write was changed by
             // someone else meanwhile; a retry of the whole request converges.
+            Self::StoreNotFound { message } => Error::Configuration(format!(
+                "the Identity Store answers that IDENTITY_STORE_ID names no identity store in this region \
+                 (check the id and AWS_REGION): {operation}: {message}"
+            )),
             Self::NotFound { message } => Error::ConcurrentModification {
                 operation,
                 detail: format!("a resource disappeared during the request: {message}"),
@@ -104,6 +112,19 @@ fn message_of(err: &impl ProvideErrorMetadata) -> String {
     match err.message() {
         Some(message) => format!("{code}: {}", redact(message)),
         None => code.to_owned(),
+    }
+}
+
+/// A not-found by what is missing: the store itself is a configuration error, a KMS
+/// key the store's encryption needs is a refusal no retry mends, anything else is the
+/// resource asked for.
+fn not_found(e: &ResourceNotFoundException, message: String) -> Fault {
+    if e.resource_type() == Some(&ResourceType::IdentityStore) {
+        return Fault::StoreNotFound { message };
+    }
+    match e.reason() {
+        Some(ResourceNotFoundExceptionReason::KmsKeyNotFound) => Fault::AccessDenied { message },
+        _ => Fault::NotFound { message },
     }
 }
 
@@ -174,7 +195,7 @@ macro_rules! impl_classify {
                 retry_after: hint(e.retry_after_seconds()),
                 message: message_of($self),
             }),
-            $E::ResourceNotFoundException(_) => Some(Fault::NotFound { message: message_of($self) }),
+            $E::ResourceNotFoundException(e) => Some(not_found(e, message_of($self))),
             $E::AccessDeniedException(_) => Some(Fault::AccessDenied { message: message_of($self) }),
             _ => None,
         }
