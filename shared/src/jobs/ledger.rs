@@ -157,8 +157,10 @@ impl<'a> Ledger<'a> {
                 step,
             }))),
             Claim::Refused(head) => {
+                // A head older than this event refused it only because another event
+                // held the subject at that moment (it may have let go since): retry.
                 let newer = head.order.as_deref().is_some_and(|o| o >= order.as_str());
-                if !newer && held(&head, millis(now)) {
+                if !newer {
                     return Err(Error::ConcurrentModification {
                         operation: "ledger",
                         detail: "another event of the same subject is being applied; retry later".into(),
