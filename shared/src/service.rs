@@ -7,13 +7,13 @@ use lambda_runtime::Context;
 use crate::dynamodb::{self, DynamoDbClient, LedgerTable};
 use crate::identitystore::{self, IdentityStore, IdentityStoreClient};
 use crate::jobs::fence::Fence;
-use crate::jobs::ledger::{Ledger, Outcome, Subject, Ticket, Verdict};
+use crate::jobs::ledger::{Ledger, Outcome, Step, Subject};
 use crate::jobs::offboard::Offboarding;
 use crate::jobs::onboard::Onboarding;
 use crate::jobs::sync::{Roster, StoreSize};
 use crate::{
     Config, Deadline, Error, EventMeta, Function, OffboardMode, OffboardRequest, OffboardResult, OffboardStatus,
-    OnboardRequest, OnboardResult, OnboardStatus, SyncRequest, SyncResult, SyncStatus,
+    OnboardRequest, OnboardResult, OnboardStatus, SyncMode, SyncRequest, SyncResult, SyncStatus,
 };
 
 /// The domain service one function instance uses for all its invocations.
@@ -110,33 +110,42 @@ impl Service {
         event: &EventMeta,
         request: OnboardRequest,
     ) -> Result<OnboardResult, Error> {
-        let ledger = self.ledger();
-        let subject = Subject::user(&request.user.user_name);
-        let ticket = match ledger
-            .begin(subject, event, Function::OnboardUser, "onboard", 1, deadline)
-            .await?
-        {
-            Verdict::Stale => return Ok(OnboardResult::skipped(request.user.user_name, OnboardStatus::Stale)),
-            Verdict::Duplicate => {
-                return Ok(OnboardResult::skipped(request.user.user_name, OnboardStatus::Duplicate));
-            }
-            Verdict::Apply(ticket) => ticket,
+        let user_name = request.user.user_name.clone();
+        let step = Step {
+            subject: Subject::user(&user_name),
+            function: Function::OnboardUser,
+            name: "onboard",
+            rank: 1,
         };
         let job = Onboarding {
             store: &self.store,
             config: &self.config,
             fence: self.fence(),
         };
-        // Boxed: the job's future is deep, and the runtime nests it further.
-        let result = Box::pin(job.run(deadline, request)).await;
-        ledger
-            .settle(ticket, result, |r| Outcome {
-                status: r.status.name(),
-                user_id: r.user_id.clone(),
-                group_ids: r.group_ids.clone(),
-                state: Some("active"),
-                ..Outcome::default()
-            })
+        self.ledger()
+            .run(
+                step,
+                event,
+                deadline,
+                |duplicate| {
+                    OnboardResult::skipped(
+                        user_name,
+                        if duplicate {
+                            OnboardStatus::Duplicate
+                        } else {
+                            OnboardStatus::Stale
+                        },
+                    )
+                },
+                |_| job.run(deadline, request),
+                |r| Outcome {
+                    status: r.status.name(),
+                    user_id: r.user_id.clone(),
+                    group_ids: r.group_ids.clone(),
+                    state: Some("active"),
+                    ..Outcome::default()
+                },
+            )
             .await
     }
 
@@ -153,36 +162,48 @@ impl Service {
         event: &EventMeta,
         request: OffboardRequest,
     ) -> Result<OffboardResult, Error> {
-        let ledger = self.ledger();
         // A leaver event's revoke and its delete (after the grace period) share time
         // and id; the delete is the later step.
-        let (step, rank, state) = match request.mode {
+        let (name, rank, state) = match request.mode {
             OffboardMode::Revoke => ("revoke", 1, "revoked"),
             OffboardMode::Delete => ("delete", 2, "deleted"),
         };
-        let subject = Subject::user(&request.user_name);
-        let ticket = match ledger
-            .begin(subject, event, Function::OffboardUser, step, rank, deadline)
-            .await?
-        {
-            Verdict::Stale => return Ok(OffboardResult::nothing(request.user_name, OffboardStatus::Stale)),
-            Verdict::Duplicate => return Ok(OffboardResult::nothing(request.user_name, OffboardStatus::Duplicate)),
-            Verdict::Apply(ticket) => ticket,
+        let user_name = request.user_name.clone();
+        let step = Step {
+            subject: Subject::user(&user_name),
+            function: Function::OffboardUser,
+            name,
+            rank,
         };
         let job = Offboarding {
             store: &self.store,
             config: &self.config,
             fence: self.fence(),
         };
-        let result = Box::pin(job.run(deadline, request)).await;
-        ledger
-            .settle(ticket, result, |r| Outcome {
-                status: r.status.name(),
-                user_id: r.user_id.clone(),
-                group_ids: r.group_ids.clone(),
-                state: Some(state),
-                ..Outcome::default()
-            })
+        self.ledger()
+            .run(
+                step,
+                event,
+                deadline,
+                |duplicate| {
+                    OffboardResult::nothing(
+                        user_name,
+                        if duplicate {
+                            OffboardStatus::Duplicate
+                        } else {
+                            OffboardStatus::Stale
+                        },
+                    )
+                },
+                |_| job.run(deadline, request),
+                |r| Outcome {
+                    status: r.status.name(),
+                    user_id: r.user_id.clone(),
+                    group_ids: r.group_ids.clone(),
+                    state: Some(state),
+                    ..Outcome::default()
+                },
+            )
             .await
     }
 
@@ -200,42 +221,53 @@ impl Service {
         event: &EventMeta,
         request: SyncRequest,
     ) -> Result<SyncResult, Error> {
-        let ledger = self.ledger();
-        let ticket = if request.dry_run {
-            None
-        } else {
-            let subject = Subject::group(&request.group.display_name);
-            let step = match request.mode {
-                crate::SyncMode::Replace => "replace",
-                crate::SyncMode::Add => "add",
-                crate::SyncMode::Remove => "remove",
-            };
-            match ledger
-                .begin(subject, event, Function::SyncGroup, step, 1, deadline)
-                .await?
-            {
-                Verdict::Stale => return Ok(SyncResult::skipped(&request, SyncStatus::Stale)),
-                Verdict::Duplicate => return Ok(SyncResult::skipped(&request, SyncStatus::Duplicate)),
-                Verdict::Apply(ticket) => ticket,
-            }
-        };
-        let job = Roster {
+        let roster = |order| Roster {
             store: &self.store,
             config: &self.config,
             fence: self.fence(),
             store_size: &self.store_size,
-            ledger,
-            order: ticket.as_ref().map(Ticket::order),
+            ledger: self.ledger(),
+            order,
         };
-        let result = Box::pin(job.run(deadline, request)).await;
-        ledger
-            .settle(ticket, result, |r| Outcome {
-                status: r.status.name(),
-                group_ids: r.group_id.iter().cloned().collect(),
-                added: r.added.len(),
-                removed: r.removed.len(),
-                ..Outcome::default()
-            })
+        if request.dry_run {
+            return Box::pin(roster(None).run(deadline, request)).await;
+        }
+        let step = Step {
+            subject: Subject::group(&request.group.display_name),
+            function: Function::SyncGroup,
+            name: match request.mode {
+                SyncMode::Replace => "replace",
+                SyncMode::Add => "add",
+                SyncMode::Remove => "remove",
+            },
+            rank: 1,
+        };
+        let display_name = request.group.display_name.clone();
+        self.ledger()
+            .run(
+                step,
+                event,
+                deadline,
+                |duplicate| {
+                    SyncResult::skipped(
+                        &display_name,
+                        false,
+                        if duplicate {
+                            SyncStatus::Duplicate
+                        } else {
+                            SyncStatus::Stale
+                        },
+                    )
+                },
+                |order| async move { Box::pin(roster(order).run(deadline, request)).await },
+                |r| Outcome {
+                    status: r.status.name(),
+                    group_ids: r.group_id.iter().cloned().collect(),
+                    added: r.added.len(),
+                    removed: r.removed.len(),
+                    ..Outcome::default()
+                },
+            )
             .await
     }
 

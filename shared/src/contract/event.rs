@@ -64,16 +64,18 @@ fn event_id(path: &str, value: &Value) -> Result<String, Error> {
 
 /// The event's time and id from the detail, falling back to the envelope's.
 pub(crate) fn meta(envelope: Option<&Map<String, Value>>, detail: &Value) -> Result<EventMeta, Error> {
+    // A null counts as absent, in the detail and in the envelope alike.
     let given = |key: &str| detail.get(key).filter(|v| !v.is_null());
-    let occurred_at = match (given("occurredAt"), envelope.and_then(|e| e.get("time"))) {
+    let enveloped = |key: &str| envelope.and_then(|e| e.get(key)).filter(|v| !v.is_null());
+    let occurred_at = match (given("occurredAt"), enveloped("time")) {
         (Some(at), _) => Some(EventTime::parse("occurredAt", at)?),
         (None, Some(time)) => Some(EventTime::parse("time", time)?),
         (None, None) => None,
     };
-    let event_id = match (given("eventId"), envelope.and_then(|e| e.get("id"))) {
+    let event_id = match (given("eventId"), enveloped("id")) {
         (Some(id), _) => Some(event_id("eventId", id)?),
-        (None, Some(id)) if !id.is_null() => Some(event_id("id", id)?),
-        _ => None,
+        (None, Some(id)) => Some(event_id("id", id)?),
+        (None, None) => None,
     };
     Ok(EventMeta { occurred_at, event_id })
 }

@@ -131,8 +131,8 @@ pub struct SyncResult {
 
 impl SyncResult {
     /// The result of a request the ledger turned away: nothing written.
-    pub(crate) fn skipped(request: &crate::SyncRequest, status: SyncStatus) -> Self {
-        let mut result = Self::empty(&request.group.display_name, request.dry_run);
+    pub(crate) fn skipped(display_name: &str, dry_run: bool, status: SyncStatus) -> Self {
+        let mut result = Self::empty(display_name, dry_run);
         result.status = status;
         result
     }

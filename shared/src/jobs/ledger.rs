@@ -16,6 +16,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write;
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
@@ -60,9 +61,19 @@ pub(crate) fn digest(name: &str) -> String {
         })
 }
 
+/// What a request is to the ledger: its subject, and which step of which function.
+/// `rank` orders the steps of one event (a revoke, 1, before its delete, 2).
+#[derive(Debug)]
+pub(crate) struct Step {
+    pub(crate) subject: Subject,
+    pub(crate) function: Function,
+    pub(crate) name: &'static str,
+    pub(crate) rank: u8,
+}
+
 /// What the ledger says about a request.
 #[derive(Debug)]
-pub(crate) enum Verdict {
+enum Verdict {
     /// Apply it; `Some` holds the claim to finish or release, `None` when the request
     /// is applied unordered (no ledger, or no time).
     Apply(Option<Ticket>),
@@ -75,7 +86,7 @@ pub(crate) enum Verdict {
 
 /// A claim held on a subject.
 #[derive(Debug)]
-pub(crate) struct Ticket {
+struct Ticket {
     subject: Subject,
     order: String,
     record_key: String,
@@ -83,12 +94,6 @@ pub(crate) struct Ticket {
     event_id: Option<String>,
     function: Function,
     step: &'static str,
-}
-
-impl Ticket {
-    pub(crate) fn order(&self) -> &str {
-        &self.order
-    }
 }
 
 /// What an applied event did, for the audit trail: ids and counts, never a name.
@@ -123,17 +128,39 @@ impl<'a> Ledger<'a> {
         Self { table, retention_days }
     }
 
-    /// Claims `subject` for the request, or says why not. `rank` orders the steps of
-    /// one event (a revoke, 1, before its delete, 2).
-    pub(crate) async fn begin(
+    /// Runs a job under the ledger: claims the step's subject, then runs `job` (given
+    /// the claim's order key, `None` when applied unordered) and finishes the claim with
+    /// its `outcome`; or answers `turned_away(duplicate)` without running it.
+    pub(crate) async fn run<R, Fut>(
         &self,
-        subject: Subject,
+        step: Step,
         event: &EventMeta,
-        function: Function,
-        step: &'static str,
-        rank: u8,
         deadline: Deadline,
-    ) -> Result<Verdict, Error> {
+        turned_away: impl FnOnce(bool) -> R,
+        job: impl FnOnce(Option<String>) -> Fut,
+        outcome: impl FnOnce(&R) -> Outcome,
+    ) -> Result<R, Error>
+    where
+        Fut: Future<Output = Result<R, Error>>,
+    {
+        let ticket = match self.begin(step, event, deadline).await? {
+            Verdict::Stale => return Ok(turned_away(false)),
+            Verdict::Duplicate => return Ok(turned_away(true)),
+            Verdict::Apply(ticket) => ticket,
+        };
+        // Boxed: the job's future is deep, and the runtime nests it further.
+        let result = Box::pin(job(ticket.as_ref().map(|t| t.order.clone()))).await;
+        self.settle(ticket, result, outcome).await
+    }
+
+    /// Claims the step's subject for the request, or says why not.
+    async fn begin(&self, step: Step, event: &EventMeta, deadline: Deadline) -> Result<Verdict, Error> {
+        let Step {
+            subject,
+            function,
+            name: step,
+            rank,
+        } = step;
         let (Some(table), Some(at)) = (self.table, event.occurred_at) else {
             return Ok(Verdict::Apply(None));
         };
@@ -178,7 +205,7 @@ impl<'a> Ledger<'a> {
     }
 
     /// Ends the claim and records what the event did.
-    pub(crate) async fn finish(&self, ticket: &Ticket, outcome: &Outcome) -> Result<(), Error> {
+    async fn finish(&self, ticket: &Ticket, outcome: &Outcome) -> Result<(), Error> {
         let Some(table) = self.table else { return Ok(()) };
         let expires = now() + Duration::from_secs(u64::from(self.retention_days) * 86_400);
         let mut fields = vec![
@@ -220,7 +247,7 @@ impl<'a> Ledger<'a> {
     /// Finishes the claim after the job succeeded, or releases it after it failed.
     /// A ledger that cannot record a finished job fails the request (retryably): the
     /// retry resumes the claim and re-applies, which the jobs' idempotency makes safe.
-    pub(crate) async fn settle<R>(
+    async fn settle<R>(
         &self,
         ticket: Option<Ticket>,
         result: Result<R, Error>,
@@ -241,7 +268,7 @@ impl<'a> Ledger<'a> {
 
     /// Gives the claim up after the job failed (best effort: an unreleased claim
     /// expires at the invocation's deadline).
-    pub(crate) async fn release(&self, ticket: &Ticket) {
+    async fn release(&self, ticket: &Ticket) {
         let Some(table) = self.table else { return };
         if let Err(error) = table.release(ticket.subject.key(), &ticket.order).await {
             tracing::warn!(%error, "the ledger claim could not be released; it expires at the deadline");

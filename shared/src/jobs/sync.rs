@@ -25,7 +25,7 @@ pub(crate) struct Roster<'a> {
     pub(crate) store_size: &'a StoreSize,
     pub(crate) ledger: Ledger<'a>,
     /// The roster event's order key when the ledger claimed the group for it.
-    pub(crate) order: Option<&'a str>,
+    pub(crate) order: Option<String>,
 }
 
 /// How listed userNames are turned into user ids.
@@ -121,7 +121,7 @@ impl Roster<'_> {
             leaver_removals,
         } = diff(mode, &names, &directory, &current, &marked);
         // An old roster never adds someone whose own newer event (a leaver's) was applied.
-        if let Some(order) = self.order.filter(|_| !to_add.is_empty()) {
+        if let Some(order) = self.order.as_deref().filter(|_| !to_add.is_empty()) {
             let names: Vec<&str> = to_add.iter().map(|(name, _)| name.as_str()).collect();
             let superseded = self.ledger.superseded(order, &names).await?;
             to_add.retain(|(name, _)| !superseded.contains(name));
