@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 
 use crate::Error;
 
@@ -59,8 +59,8 @@ pub(crate) enum Field {
 /// The outcome of a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Claim {
-    /// This event holds the subject now; the head as it was before.
-    Claimed(Head),
+    /// This event holds the subject now.
+    Claimed,
     /// The head refused the claim; the head as it is.
     Refused(Head),
 }
@@ -203,11 +203,10 @@ impl LedgerTable {
             .expression_attribute_values(":order", s(order))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":until", n(until_ms))
-            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match claimed {
-            Ok(out) => Ok(Claim::Claimed(head_of(out.attributes.as_ref()))),
+            Ok(_) => Ok(Claim::Claimed),
             Err(err)
                 if err.as_service_error().is_some_and(
                     aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception,

@@ -174,7 +174,7 @@ impl<'a> Ledger<'a> {
         let now = now();
         let until = now + deadline.remaining().unwrap_or(UNBOUNDED_CLAIM) + CLAIM_SLACK;
         match table.claim(subject.key(), &order, millis(now), millis(until)).await? {
-            Claim::Claimed(_) => Ok(Verdict::Apply(Some(Ticket {
+            Claim::Claimed => Ok(Verdict::Apply(Some(Ticket {
                 subject,
                 order,
                 record_key,
