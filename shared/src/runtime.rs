@@ -1,11 +1,35 @@
 //! A function's whole `main`: tracing, configuration and clients once per cold start,
 //! then the Lambda runtime loop, each event decoded and handed to the job.
 
-use lambda_runtime::{LambdaEvent, service_fn};
+use std::task::{Context, Poll};
+
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::tower::{Layer, Service as TowerService};
+use lambda_runtime::{LambdaEvent, LambdaInvocation, Runtime, service_fn};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::contract::redact::redact;
 use crate::jobs::{Function, Job, Offboard, Onboard, SyncGroup, running};
 use crate::{Error, Service, decode_json};
+
+/// `lambda_runtime::run(handler)`, with the payload checked before the runtime decodes
+/// it (a macro, so that the runtime's many type parameters stay inferred).
+///
+/// The runtime reads the first JSON value of the body and ignores what follows, and a
+/// body that is not JSON at all fails inside it with its own error object, whose
+/// `errorType` is a Rust type name. [`OneJsonValue`] holds every body to the contract:
+/// exactly one JSON value, or `InvalidEvent`.
+macro_rules! serve {
+    ($handler:expr) => {
+        // Layers run in the reverse order of adding: the tracing span, then the check.
+        Runtime::new($handler)
+            .layer(OneJsonValue)
+            .layer(TracingLayer::new())
+            .run()
+            .await
+    };
+}
 
 /// Runs `J`'s function under the Lambda runtime until the runtime stops it.
 ///
@@ -15,10 +39,9 @@ pub async fn run<J: Job>() -> Result<(), lambda_runtime::Error> {
     // Honours AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT (JSON under Lambda).
     lambda_runtime::tracing::init_default_subscriber();
     let service = Service::from_env().await;
-    lambda_runtime::run(service_fn(|event| async {
+    serve!(service_fn(|event| async {
         handle::<J>(service.as_ref().map_err(Clone::clone)?, event).await
     }))
-    .await
 }
 
 /// [`run`] for a function chosen at run time, for a tool that hosts every function in
@@ -26,7 +49,7 @@ pub async fn run<J: Job>() -> Result<(), lambda_runtime::Error> {
 pub async fn run_function(function: Function) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let service = Service::from_env().await;
-    lambda_runtime::run(service_fn(|event| async {
+    serve!(service_fn(|event| async {
         Box::pin(handle_function(
             function,
             service.as_ref().map_err(Clone::clone)?,
@@ -34,7 +57,6 @@ pub async fn run_function(function: Function) -> Result<(), lambda_runtime::Erro
         ))
         .await
     }))
-    .await
 }
 
 /// [`handle`] for a function chosen at run time, with its result as JSON.
@@ -53,10 +75,66 @@ pub async fn handle_function(
     })
 }
 
+tokio::task_local! {
+    /// Why the current invocation's body is not one JSON value (set by [`OneJsonValue`]).
+    static PAYLOAD_PROBLEM: String;
+}
+
+/// A layer that refuses, as `InvalidEvent`, a body that is not exactly one JSON value:
+/// it hands the runtime `null` instead, for it to decode, and tells [`handle`] why.
+#[derive(Debug, Clone, Copy)]
+struct OneJsonValue;
+
+impl<S> Layer<S> for OneJsonValue {
+    type Service = OneJsonValueService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        OneJsonValueService(inner)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct OneJsonValueService<S>(S);
+
+impl<S> TowerService<LambdaInvocation> for OneJsonValueService<S>
+where
+    S: TowerService<LambdaInvocation>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = tokio::task::futures::TaskLocalFuture<String, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> Self::Future {
+        let problem = one_json_value(&invocation.body).err().unwrap_or_default();
+        if !problem.is_empty() {
+            invocation.body = "null".into();
+        }
+        PAYLOAD_PROBLEM.scope(problem, self.0.call(invocation))
+    }
+}
+
+/// Whether `body` is exactly one JSON value, read as the runtime reads it (raw, so
+/// without a nesting limit) and then to its end.
+fn one_json_value(body: &[u8]) -> Result<(), String> {
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    <&RawValue>::deserialize(&mut reader)
+        .and_then(|_| reader.end())
+        .map_err(|err| format!("the event is not one JSON value: {}", redact(&err.to_string())))
+}
+
 /// One invocation: decodes either event form from the raw payload (taken raw so that
 /// any payload's failure is the contract's `InvalidEvent`), then runs the job within
 /// the invocation's deadline.
 pub async fn handle<J: Job>(service: &Service, event: LambdaEvent<Box<RawValue>>) -> Result<J::Result, Error> {
+    if let Ok(problem) = PAYLOAD_PROBLEM.try_with(Clone::clone) {
+        if !problem.is_empty() {
+            return Err(Error::InvalidEvent(problem));
+        }
+    }
     let deadline = service.deadline(&event.context);
     let (request, meta): (J::Request, _) = decode_json(event.payload.get())?;
     // Boxed: the job's future is deep, and the runtime nests it further.

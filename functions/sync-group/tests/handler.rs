@@ -287,3 +287,50 @@ async fn a_plan_removing_more_than_max_removals_is_blocked_before_any_write() {
         assert_eq!(writes.counts(), (0, 0, 0, 0));
     }
 }
+
+#[tokio::test]
+async fn a_dry_run_over_max_removals_previews_the_blocked_plan_and_writes_nothing() {
+    for form in FORMS {
+        let group = [
+            mock!(Client::get_group_id).then_output(|| out::group_id("group-eng")),
+            mock!(Client::list_group_memberships).then_output(|| {
+                out::memberships_of_group(
+                    ALICE_AND_CAROL
+                        .iter()
+                        .map(|(m, u)| out::membership(m, "group-eng", u))
+                        .collect(),
+                    None,
+                )
+            }),
+            mock!(Client::describe_user)
+                .match_requests(|r| r.user_id() == Some("user-alice"))
+                .then_output(|| out::described_user("user-alice", "alice.archer").build().unwrap()),
+            mock!(Client::describe_user)
+                .match_requests(|r| r.user_id() == Some("user-carol"))
+                .then_output(|| out::described_user("user-carol", "carol.cook").build().unwrap()),
+        ];
+        let writes = writes();
+        let mut rules: Vec<&Rule> = group.iter().collect();
+        rules.extend(writes.rules());
+
+        let result = invoke(&rules, &format!("sync-group/max-removals.dry-run{form}.json"))
+            .await
+            .unwrap();
+
+        assert_eq!(
+            result,
+            json!({
+                "groupId": "group-eng",
+                "displayName": "Engineering",
+                "status": "planned",
+                "dryRun": true,
+                "added": [],
+                "removed": ["alice.archer", "carol.cook"],
+                "unchanged": 0,
+                "unresolved": [],
+                "blocked": true
+            })
+        );
+        assert_eq!(writes.counts(), (0, 0, 0, 0));
+    }
+}

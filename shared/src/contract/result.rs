@@ -127,6 +127,10 @@ pub struct SyncResult {
     /// applied (a leaver's, say); only with the ledger on, and only when non-empty.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub superseded: Vec<String>,
+    /// A dry run's plan removes more than `maxRemovals`: a real run of the same request
+    /// fails with `MassRemovalBlocked`. Only in dry runs, and only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub blocked: bool,
 }
 
 impl SyncResult {
@@ -150,6 +154,7 @@ impl SyncResult {
             unresolved: Vec::new(),
             leavers: Vec::new(),
             superseded: Vec::new(),
+            blocked: false,
         }
     }
 }

@@ -73,6 +73,20 @@ pub(crate) fn choose_resolution_early(mode: SyncMode, names: usize, store_users:
     }
 }
 
+/// Whether a plan of `planned` removals is over `limit`: an error before any write, or
+/// in a dry run `true`, so that an operator previews what a real run would refuse.
+fn removal_blocked(planned: usize, limit: usize, dry_run: bool) -> Result<bool, Error> {
+    if planned <= limit {
+        return Ok(false);
+    }
+    tracing::warn!(planned, limit, dry_run, "mass removal blocked");
+    if dry_run {
+        Ok(true)
+    } else {
+        Err(Error::MassRemovalBlocked { planned, limit })
+    }
+}
+
 impl Roster<'_> {
     /// Ensures the group, resolves the listed userNames, and writes only the difference
     /// between the roster and the group.
@@ -133,11 +147,7 @@ impl Roster<'_> {
         result.leavers.sort();
         // Removing a marked leaver is the fence's doing, not the roster's: it is never
         // blocked, or one leaver could keep a group's every later sync failing.
-        let planned = to_remove.len() - leaver_removals;
-        if planned > limit {
-            tracing::warn!(planned, limit, "mass removal blocked");
-            return Err(Error::MassRemovalBlocked { planned, limit });
-        }
+        result.blocked = removal_blocked(to_remove.len() - leaver_removals, limit, dry_run)?;
 
         result.added = to_add.iter().map(|(name, _)| name.clone()).collect();
         result.unchanged = current.len() - to_remove.len();

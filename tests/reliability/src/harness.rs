@@ -122,13 +122,16 @@ pub async fn invoke(service: &Service, function: Function, payload: Value, budge
     invoke_raw(service, function, raw, budget).await
 }
 
-/// What the runtime would read from a Lambda payload: the first JSON value of the
-/// body, kept raw (lambda_runtime 1.5 reads `LambdaEvent<T>` with
-/// `serde_json::Deserializer::from_slice` and does not check for trailing characters).
-/// `Err` when the runtime refuses the body itself and the handler never runs.
+/// What the functions' runtime loop hands the handler from a Lambda payload: the body
+/// as one raw JSON value (read without a nesting limit). `Err` for a body that is not
+/// exactly one JSON value, which the loop answers with `InvalidEvent` before the handler
+/// runs (`runtime::undecodable_payloads_are_invalid_events_and_the_runtime_keeps_serving`
+/// runs the real loop).
 pub fn runtime_payload(body: &[u8]) -> Result<Box<RawValue>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    <Box<RawValue> as serde::Deserialize>::deserialize(&mut deserializer)
+    let raw = <Box<RawValue> as serde::Deserialize>::deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(raw)
 }
 
 /// [`invoke`] with the payload as the runtime hands it over.

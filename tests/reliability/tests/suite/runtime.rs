@@ -5,7 +5,10 @@
 //! is reported with the runtime's own error object, whose `errorType` is a Rust type
 //! name. With `serde_json::Value` as the payload type, serde_json's recursion limit (128)
 //! made every event nested deeper than that such a failure; the handlers now take the
-//! payload raw (`Box<RawValue>`, read without a nesting limit) and decode it themselves.
+//! payload raw (`Box<RawValue>`, read without a nesting limit) and decode it themselves,
+//! and a layer in front of the runtime's decoding refuses, as `InvalidEvent`, every body
+//! that is not exactly one JSON value (the runtime alone ignored trailing characters and
+//! answered non-JSON with its own Rust type name as `errorType`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,9 +19,6 @@ use turnstile_reliability::{Emu, logs, people, sizing};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_turnstile-runtime-probe");
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The runtime's errorType for a payload it could not decode.
-const RUNTIME_DECODE_ERROR: &str = "&lambda_runtime::deserializer::DeserializeError";
 
 fn nested_event(depth: usize) -> Vec<u8> {
     // `{"userName": "…", "extra": [[…]]}`: `depth` levels including the top object.
@@ -44,7 +44,7 @@ async fn send(runtime: &FakeRuntime, payload: &[u8]) -> Reply {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn undecodable_payloads_get_an_error_object_and_the_runtime_keeps_serving() {
+async fn undecodable_payloads_are_invalid_events_and_the_runtime_keeps_serving() {
     people::register(1, 1);
     let (_emu, runtime, probe) = start("offboard-user", &[]).await;
     // (payload, expected errorType; None: a result)
@@ -66,22 +66,28 @@ async fn undecodable_payloads_get_an_error_object_and_the_runtime_keeps_serving(
         (
             "truncated JSON",
             br#"{"userName": "ottoline.quenby0""#.to_vec(),
-            Some(RUNTIME_DECODE_ERROR),
+            Some("InvalidEvent"),
         ),
         (
             "invalid UTF-8",
             b"{\"userName\": \"\xff\xfe\"}".to_vec(),
-            Some(RUNTIME_DECODE_ERROR),
+            Some("InvalidEvent"),
         ),
-        (
-            "bad escape",
-            br#"{"userName": "\q"}"#.to_vec(),
-            Some(RUNTIME_DECODE_ERROR),
-        ),
-        ("empty body", Vec::new(), Some(RUNTIME_DECODE_ERROR)),
+        ("bad escape", br#"{"userName": "\q"}"#.to_vec(), Some("InvalidEvent")),
+        ("empty body", Vec::new(), Some("InvalidEvent")),
         (
             "trailing characters after the object",
             br#"{"userName": "ottoline.quenby0"} trailing"#.to_vec(),
+            Some("InvalidEvent"),
+        ),
+        (
+            "two JSON values",
+            br#"{"userName": "ottoline.quenby0"} {"userName": "ottoline.quenby0"}"#.to_vec(),
+            Some("InvalidEvent"),
+        ),
+        (
+            "whitespace around the object",
+            b" \n{\"userName\": \"ottoline.quenby0\"}\n ".to_vec(),
             None,
         ),
     ];
@@ -109,10 +115,20 @@ async fn undecodable_payloads_get_an_error_object_and_the_runtime_keeps_serving(
     assert_eq!(wrong, Vec::<String>::new(), "{figures:#?}");
     assert_eq!(after.error_type().as_deref(), Some("InvalidEvent"));
     assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("Request payload deserialization into LambdaEvent<T> failed")),
-        "the runtime logs its decoding failures: {lines:#?}"
+        !lines.iter().any(|l| l.contains("LambdaEvent<T> failed")),
+        "no body reaches the runtime's own decoding failure: {lines:#?}"
+    );
+    let not_json = figures
+        .iter()
+        .filter(|f| {
+            f["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("the event is not one JSON value"))
+        })
+        .count();
+    assert_eq!(
+        not_json, 6,
+        "each body that is not one JSON value says so: {figures:#?}"
     );
     for line in &lines {
         logs::scan("log", line);
@@ -138,21 +154,20 @@ async fn every_function_rejects_a_deeply_nested_event_as_invalid_event() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_trace_level_a_payload_that_is_not_utf8_stops_the_runtime() {
-    // README: TRACE logs raw events and is not for real data. This records what else
-    // it changes: the runtime's trace line needs the body as UTF-8, and when it is not,
-    // the runtime loop ends (no error object is posted) and the process exits.
+async fn at_trace_level_a_payload_that_is_not_utf8_is_an_invalid_event_and_the_runtime_keeps_serving() {
+    // README: TRACE logs raw events and is not for real data. The runtime's own trace
+    // line needs the body as UTF-8, and when it is not, lambda_runtime alone ends its
+    // loop without an error object; the payload check hands it `null` instead.
     let (_emu, runtime, mut probe) = start("offboard-user", &[("AWS_LAMBDA_LOG_LEVEL", "TRACE")]).await;
-    let reply = runtime
-        .invoke(b"{\"userName\": \"\xff\"}", Duration::from_secs(5))
-        .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let reply = send(&runtime, b"{\"userName\": \"\xff\"}").await;
+    let after = send(&runtime, br#"{"mode": "revoke"}"#).await;
     let exited = probe.exited();
     let lines = probe.stop().await;
     sizing::report(
         "runtime-trace-non-utf8",
-        &json!({ "reply": reply.as_ref().map(|r| r.kind.clone()), "processExited": exited.map(|s| s.to_string()) }),
+        &json!({ "reply": reply.kind, "errorType": reply.error_type(), "processExited": exited.map(|s| s.to_string()) }),
     );
-    assert!(reply.is_none(), "no reply: {reply:?}");
-    assert!(exited.is_some(), "the process ended: {lines:#?}");
+    assert_eq!(reply.error_type().as_deref(), Some("InvalidEvent"), "{}", reply.body);
+    assert_eq!(after.error_type().as_deref(), Some("InvalidEvent"), "{}", after.body);
+    assert!(exited.is_none(), "the process keeps serving: {lines:#?}");
 }
