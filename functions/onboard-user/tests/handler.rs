@@ -6,6 +6,7 @@ use aws_sdk_identitystore::operation::create_group::CreateGroupError;
 use aws_sdk_identitystore::operation::create_group_membership::CreateGroupMembershipError;
 use aws_sdk_identitystore::operation::create_user::CreateUserError;
 use aws_sdk_identitystore::operation::get_group_id::GetGroupIdError;
+use aws_sdk_identitystore::operation::get_user_id::GetUserIdError;
 use aws_sdk_identitystore::operation::update_user::UpdateUserError;
 use aws_sdk_identitystore::types::ConflictExceptionReason;
 use aws_smithy_mocks::{Rule, mock};
@@ -279,4 +280,93 @@ async fn a_membership_that_appeared_meanwhile_counts_as_already_member() {
         json!({ "added": ["All Staff"], "alreadyMember": ["Engineering"], "created": [] })
     );
     assert_eq!(existing.num_calls(), 1);
+}
+
+/// GetUserId by `path` (`userName` or `emails.value`): `id`, or not found.
+fn user_lookup(path: &'static str, id: Option<&'static str>) -> Rule {
+    let rule = mock!(Client::get_user_id).match_requests(move |r| {
+        r.alternate_identifier()
+            .and_then(|a| a.as_unique_attribute().ok())
+            .map(aws_sdk_identitystore::types::UniqueAttribute::attribute_path)
+            == Some(path)
+    });
+    match id {
+        Some(id) => rule.then_output(move || out::user_id(id)),
+        None => rule.then_error(|| GetUserIdError::ResourceNotFoundException(testing::not_found())),
+    }
+}
+
+fn conflicting_create() -> Rule {
+    mock!(Client::create_user).then_error(|| {
+        CreateUserError::ConflictException(testing::conflict(
+            ConflictExceptionReason::UniquenessConstraintViolation,
+        ))
+    })
+}
+
+#[tokio::test]
+async fn a_joiner_whose_email_another_user_has_is_rejected_without_the_value_and_nothing_more_is_written() {
+    for form in FORMS {
+        let create_user = conflicting_create();
+        let by_name = user_lookup("userName", None);
+        let by_email = user_lookup("emails.value", Some("user-someone-else"));
+        let add = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-1"));
+        let create_group = mock!(Client::create_group).then_output(|| out::created_group("group-1"));
+        let rules = [&create_user, &by_name, &by_email, &add, &create_group];
+
+        let error = invoke(&rules, &format!("onboard-user/joiner{form}.json"), |_| {})
+            .await
+            .unwrap_err();
+
+        assert_eq!(error.error_type, "Rejected");
+        assert!(error.error_message.contains("user.emails"), "{}", error.error_message);
+        assert!(!error.error_message.contains('@'), "{}", error.error_message);
+        assert_eq!(
+            (create_user.num_calls(), by_name.num_calls(), by_email.num_calls()),
+            (1, 1, 1)
+        );
+        assert_eq!((add.num_calls(), create_group.num_calls()), (0, 0));
+    }
+}
+
+#[tokio::test]
+async fn a_uniqueness_conflict_that_no_lookup_explains_is_retried_as_a_concurrent_modification() {
+    // The user named in the conflict was deleted meanwhile, or a concurrent create is
+    // not visible yet: a later delivery converges.
+    let create_user = conflicting_create();
+    let by_name = user_lookup("userName", None);
+    let by_email = user_lookup("emails.value", None);
+    let rules = [&create_user, &by_name, &by_email];
+
+    let error = invoke(&rules, "onboard-user/joiner.json", |_| {}).await.unwrap_err();
+
+    assert_eq!(error.error_type, "ConcurrentModification");
+    assert_eq!((by_name.num_calls(), by_email.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn a_mover_whose_new_email_another_user_has_is_rejected_naming_the_attribute_and_no_group_is_touched() {
+    for form in FORMS {
+        let (create_user, lookup, describe) = existing_alice();
+        let update = mock!(Client::update_user).then_error(|| {
+            UpdateUserError::ConflictException(testing::conflict(
+                ConflictExceptionReason::UniquenessConstraintViolation,
+            ))
+        });
+        let add = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-9"));
+        let rules = [&create_user, &lookup, &describe, &update, &add];
+
+        let error = invoke(&rules, &format!("onboard-user/mover{form}.json"), |_| {})
+            .await
+            .unwrap_err();
+
+        assert_eq!(error.error_type, "Rejected");
+        assert!(error.error_message.contains("(emails)"), "{}", error.error_message);
+        assert!(
+            !error.error_message.contains("platform.example.com"),
+            "{}",
+            error.error_message
+        );
+        assert_eq!((update.num_calls(), add.num_calls()), (1, 0));
+    }
 }

@@ -195,21 +195,11 @@ impl IdentityStore {
         }
     }
 
-    fn user_name_identifier(user_name: &str) -> AlternateIdentifier {
+    fn unique_identifier(path: &str, value: &str) -> AlternateIdentifier {
         AlternateIdentifier::UniqueAttribute(
             UniqueAttribute::builder()
-                .attribute_path("userName")
-                .attribute_value(Document::String(user_name.to_owned()))
-                .build()
-                .expect("path and value are set"),
-        )
-    }
-
-    fn display_name_identifier(display_name: &str) -> AlternateIdentifier {
-        AlternateIdentifier::UniqueAttribute(
-            UniqueAttribute::builder()
-                .attribute_path("displayName")
-                .attribute_value(Document::String(display_name.to_owned()))
+                .attribute_path(path)
+                .attribute_value(Document::String(value.to_owned()))
                 .build()
                 .expect("path and value are set"),
         )
@@ -217,7 +207,13 @@ impl IdentityStore {
 
     /// GetUserId by userName; `None` when no user has it.
     pub async fn user_id(&self, deadline: Deadline, user_name: &str) -> Result<Option<String>, Error> {
-        let id = Self::user_name_identifier(user_name);
+        self.user_id_by(deadline, "userName", user_name).await
+    }
+
+    /// GetUserId by a unique attribute (`userName` or `emails.value`); `None` when no
+    /// user has it.
+    async fn user_id_by(&self, deadline: Deadline, path: &str, value: &str) -> Result<Option<String>, Error> {
+        let id = Self::unique_identifier(path, value);
         let found = self
             .call("GetUserId", deadline, || {
                 self.client
@@ -253,11 +249,23 @@ impl IdentityStore {
                 request.clone().identity_store_id(&self.store_id).send()
             })
             .await;
-        existing_on_conflict(
-            created.map(|out| out.user_id),
-            "CreateUser",
-            self.user_id(deadline, &user.user_name),
-        )
+        existing_on_conflict(created.map(|out| out.user_id), "CreateUser", async {
+            if let Some(id) = self.user_id(deadline, &user.user_name).await? {
+                return Ok(Some(id));
+            }
+            // The userName is free, so the conflict was on another unique attribute: an
+            // email address, which Identity Center requires to be unique. A retry would
+            // meet it again, so it is the request's problem, named without its value.
+            for email in user.emails.iter().flatten() {
+                if self.user_id_by(deadline, "emails.value", &email.value).await?.is_some() {
+                    return Err(Error::Rejected {
+                        operation: "CreateUser",
+                        reason: format!("another user already has the email address in user.emails; {UNIQUE_EMAILS}"),
+                    });
+                }
+            }
+            Ok(None)
+        })
         .await
     }
 
@@ -274,7 +282,18 @@ impl IdentityStore {
         })
         .await
         .map(drop)
-        .map_err(|e| e.into_error("UpdateUser"))
+        .map_err(|e| match e.fault {
+            // The user is the subject and exists, so a uniqueness conflict is about a
+            // value this update sets that another user has (an email address).
+            Fault::Uniqueness { .. } => Error::Rejected {
+                operation: "UpdateUser",
+                reason: format!(
+                    "another user already has a value this update sets for a unique attribute ({}); {UNIQUE_EMAILS}",
+                    unique_paths(changes)
+                ),
+            },
+            _ => e.into_error("UpdateUser"),
+        })
     }
 
     /// DeleteUser; a user already gone is success.
@@ -319,7 +338,7 @@ impl IdentityStore {
 
     /// GetGroupId by displayName; `None` when no group has it.
     pub(crate) async fn group_id(&self, deadline: Deadline, display_name: &str) -> Result<Option<String>, Error> {
-        let id = Self::display_name_identifier(display_name);
+        let id = Self::unique_identifier("displayName", display_name);
         let found = self
             .call("GetGroupId", deadline, || {
                 self.client
@@ -548,6 +567,20 @@ fn memberships(listed: Vec<aws_sdk_identitystore::types::GroupMembership>) -> Ve
         })
         .collect()
 }
+
+/// The attributes an UpdateUser's uniqueness conflict can be about: the emails when it
+/// sets them (the only unique attribute an update can set), else every one it sets.
+fn unique_paths(changes: &[Change]) -> String {
+    let paths = || changes.iter().map(|c| c.path);
+    if paths().any(|p| p == "emails") {
+        "emails".to_owned()
+    } else {
+        paths().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// What a uniqueness conflict on anything but the subject itself tells the operator.
+const UNIQUE_EMAILS: &str = "IAM Identity Center requires unique email addresses; nothing more was written";
 
 /// An idempotent create's outcome: what it created, or, when the service answered
 /// with a uniqueness conflict, the existing resource that `lookup` finds.
