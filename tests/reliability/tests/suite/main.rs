@@ -11,4 +11,5 @@ mod interrupted;
 mod pii;
 mod races;
 mod runtime;
+mod stores;
 mod workspace;
