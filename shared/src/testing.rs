@@ -225,6 +225,11 @@ pub mod out {
     /// alice.archer as stored after `onboard-user/unchanged.json`: the attributes the
     /// fixtures give her, and nothing else.
     pub fn stored_alice() -> DescribeUserOutput {
+        stored_alice_builder().build().expect("the required members are set")
+    }
+
+    /// [`stored_alice`], to add to.
+    pub fn stored_alice_builder() -> DescribeUserOutputBuilder {
         described_user("user-alice", "alice.archer")
             .display_name("Alice Archer")
             .name(Name::builder().given_name("Alice").family_name("Archer").build())
@@ -236,8 +241,6 @@ pub mod out {
                     .build(),
             )
             .title("Software Engineer")
-            .build()
-            .expect("complete")
     }
 
     pub fn updated_user(user_id: &str) -> UpdateUserOutput {

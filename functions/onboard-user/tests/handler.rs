@@ -370,3 +370,30 @@ async fn a_mover_whose_new_email_another_user_has_is_rejected_naming_the_attribu
         assert_eq!((update.num_calls(), add.num_calls()), (1, 0));
     }
 }
+
+#[tokio::test]
+async fn a_disabled_user_is_converged_and_reported_with_its_user_status() {
+    for form in FORMS {
+        let (create_user, lookup, _) = existing_alice();
+        let describe = mock!(Client::describe_user).then_output(|| {
+            out::stored_alice_builder()
+                .user_status(aws_sdk_identitystore::types::UserStatus::Disabled)
+                .build()
+                .unwrap()
+        });
+        let groups = [
+            group_lookup("Engineering", "group-eng"),
+            group_lookup("All Staff", "group-all"),
+        ];
+        let member_in = mock!(Client::is_member_in_groups)
+            .then_output(|| out::member_in(&[("group-eng", true), ("group-all", true)]));
+        let rules = [&create_user, &lookup, &describe, &groups[0], &groups[1], &member_in];
+
+        let result = invoke(&rules, &format!("onboard-user/unchanged{form}.json"), |_| {})
+            .await
+            .unwrap();
+
+        assert_eq!(result["status"], "unchanged");
+        assert_eq!(result["userStatus"], "DISABLED");
+    }
+}

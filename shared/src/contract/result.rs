@@ -33,6 +33,10 @@ pub struct OnboardResult {
     pub user_id: Option<String>,
     pub user_name: String,
     pub status: OnboardStatus,
+    /// The existing user's `UserStatus` (`ENABLED`, `DISABLED`) when the store reports
+    /// it; absent for a user this request created, and for `stale` and `duplicate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_status: Option<String>,
     pub updated_attributes: Vec<&'static str>,
     pub groups: GroupOutcome,
     /// The ids of the groups in `groups`, for the ledger's audit trail.
@@ -47,6 +51,7 @@ impl OnboardResult {
             user_id: None,
             user_name,
             status,
+            user_status: None,
             updated_attributes: Vec::new(),
             groups: GroupOutcome::default(),
             group_ids: Vec::new(),

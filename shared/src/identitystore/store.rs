@@ -226,8 +226,8 @@ impl IdentityStore {
         absent_is_none(found.map(|out| out.user_id), "GetUserId")
     }
 
-    /// DescribeUser, as the contract's user.
-    pub(crate) async fn describe_user(&self, deadline: Deadline, user_id: &str) -> Result<Option<UserSpec>, Error> {
+    /// DescribeUser, as the contract's user with its status.
+    pub(crate) async fn describe_user(&self, deadline: Deadline, user_id: &str) -> Result<Option<StoredUser>, Error> {
         let found = self
             .call("DescribeUser", deadline, || {
                 self.client
@@ -237,7 +237,13 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        absent_is_none(found.map(|out| user::stored(&out)), "DescribeUser")
+        absent_is_none(
+            found.map(|out| StoredUser {
+                user: user::stored(&out),
+                status: out.user_status().map(|status| status.as_str().to_owned()),
+            }),
+            "DescribeUser",
+        )
     }
 
     /// CreateUser with every attribute `user` gives, or the existing user's id when the
@@ -577,6 +583,14 @@ fn unique_paths(changes: &[Change]) -> String {
     } else {
         paths().collect::<Vec<_>>().join(", ")
     }
+}
+
+/// A user as DescribeUser returns it.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredUser {
+    pub(crate) user: UserSpec,
+    /// `UserStatus` (`ENABLED`, `DISABLED`), when the service reports it.
+    pub(crate) status: Option<String>,
 }
 
 /// What a uniqueness conflict on anything but the subject itself tells the operator.

@@ -10,6 +10,9 @@ use crate::contract::user::convergence;
 use crate::identitystore::{Ensured, IdentityStore};
 use crate::{Config, Deadline, Error, GroupOutcome, OnboardRequest, OnboardResult, OnboardStatus};
 
+/// `UserStatus` of a user an administrator disabled.
+const DISABLED: &str = "DISABLED";
+
 /// The job, over the service's store and configuration.
 pub(crate) struct Onboarding<'a> {
     pub(crate) store: &'a IdentityStore,
@@ -49,25 +52,34 @@ impl Onboarding<'_> {
         };
 
         let ensured = self.store.create_user(deadline, &user).await?;
-        let (status, updated_attributes) = match &ensured {
-            Ensured::Created(_) => (OnboardStatus::Created, Vec::new()),
+        let (status, updated_attributes, user_status) = match &ensured {
+            Ensured::Created(_) => (OnboardStatus::Created, Vec::new(), None),
             Ensured::Existing(id) => {
                 let stored = self
                     .store
                     .describe_user(deadline, id)
                     .await?
                     .ok_or_else(|| Error::vanished("DescribeUser", "the user was deleted during the request"))?;
-                let (changes, changed) = convergence(&user, &stored);
+                let (changes, changed) = convergence(&user, &stored.user);
                 if changes.is_empty() {
-                    (OnboardStatus::Unchanged, changed)
+                    (OnboardStatus::Unchanged, changed, stored.status)
                 } else {
                     self.store.update_user(deadline, id, &changes).await?;
-                    (OnboardStatus::Updated, changed)
+                    (OnboardStatus::Updated, changed, stored.status)
                 }
             }
         };
         let user_id = ensured.id().to_owned();
         tracing::info!(user_id, ?status, changed = updated_attributes.len(), "user converged");
+        if user_status.as_deref() == Some(DISABLED) {
+            // The API cannot enable a user: only an administrator can, in the IAM
+            // Identity Center console. Until then the person cannot sign in.
+            tracing::warn!(
+                user_id,
+                "the user is disabled in IAM Identity Center; onboarding cannot enable it (an administrator must, \
+                 in the IAM Identity Center console), and until then the person cannot sign in"
+            );
+        }
 
         // Onboarding an existing user says the person is active: a revoke's mark goes.
         let unmark = async {
@@ -88,6 +100,7 @@ impl Onboarding<'_> {
             user_id: Some(user_id),
             user_name: user.user_name,
             status,
+            user_status,
             updated_attributes,
             groups,
             group_ids,

@@ -250,7 +250,7 @@ impl Roster<'_> {
                 let described = self.store.describe_user(deadline, user_id).await?;
                 Ok::<_, Error>(
                     described
-                        .map(|u| u.user_name)
+                        .map(|u| u.user.user_name)
                         .filter(|name| !name.is_empty())
                         .unwrap_or_else(|| user_id.to_owned()),
                 )
