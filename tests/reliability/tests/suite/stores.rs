@@ -17,7 +17,12 @@ async fn every_function_answers_configuration_for_a_store_the_service_does_not_s
     let bob = people::person(1, 0);
     let right = emu.service().await;
     for person in [&alice, &bob] {
-        let done = deliver(&right, Function::OnboardUser, &people::onboard(person, &["Engineering"])).await;
+        let done = deliver(
+            &right,
+            Function::OnboardUser,
+            &people::onboard(person, &["Engineering"]),
+        )
+        .await;
         assert!(done.outcome.is_ok(), "{:?}", done.outcome);
     }
     let before = emu.snapshot().await;
@@ -28,15 +33,47 @@ async fn every_function_answers_configuration_for_a_store_the_service_does_not_s
         .await;
     let names = vec![alice.user_name.clone()];
     let requests: Vec<(Function, &str, Value)> = vec![
-        (Function::OnboardUser, "a joiner", people::onboard(&people::person(2, 0), &["Engineering"])),
+        (
+            Function::OnboardUser,
+            "a joiner",
+            people::onboard(&people::person(2, 0), &["Engineering"]),
+        ),
         (Function::OnboardUser, "a mover", people::onboard(&alice, &["Platform"])),
-        (Function::OffboardUser, "a leaver, delete", people::offboard(&alice.user_name, None)),
-        (Function::OffboardUser, "a leaver, revoke", people::offboard(&bob.user_name, Some("revoke"))),
-        (Function::OffboardUser, "a leaver no user is", people::offboard("nobody.known", None)),
-        (Function::SyncGroup, "a replace", people::sync("Engineering", &names, "replace")),
-        (Function::SyncGroup, "an add", people::sync("Engineering", &names, "add")),
-        (Function::SyncGroup, "a remove", people::sync("Engineering", &names, "remove")),
-        (Function::SyncGroup, "a remove of a missing group", people::sync("Nowhere", &names, "remove")),
+        (
+            Function::OffboardUser,
+            "a leaver, delete",
+            people::offboard(&alice.user_name, None),
+        ),
+        (
+            Function::OffboardUser,
+            "a leaver, revoke",
+            people::offboard(&bob.user_name, Some("revoke")),
+        ),
+        (
+            Function::OffboardUser,
+            "a leaver no user is",
+            people::offboard("nobody.known", None),
+        ),
+        (
+            Function::SyncGroup,
+            "a replace",
+            people::sync("Engineering", &names, "replace"),
+        ),
+        (
+            Function::SyncGroup,
+            "an add",
+            people::sync("Engineering", &names, "add"),
+        ),
+        (
+            Function::SyncGroup,
+            "a remove",
+            people::sync("Engineering", &names, "remove"),
+        ),
+        (
+            Function::SyncGroup,
+            "a remove of a missing group",
+            people::sync("Nowhere", &names, "remove"),
+        ),
         (Function::SyncGroup, "a dry run", {
             let mut dry = people::sync("Engineering", &[], "replace");
             dry["dryRun"] = json!(true);
