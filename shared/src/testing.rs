@@ -43,6 +43,48 @@ pub async fn local_client(endpoint: &str, http: Option<SharedHttpClient>) -> Cli
     crate::identitystore::client(&loader.load().await)
 }
 
+/// The ledger's DynamoDB client for a server on 127.0.0.1 (moto's), built as the
+/// functions build theirs, with the region and credentials of [`local_client`].
+pub async fn local_ledger_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let loaded = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    crate::dynamodb::client(&loaded)
+}
+
+/// Creates the ledger table as the SAM template does: string `pk` and `sk`, on demand.
+pub async fn create_ledger_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    let key = |name: &str, kind| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("name and type are set")
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("name and type are set")
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .attribute_definitions(attribute("pk"))
+        .attribute_definitions(attribute("sk"))
+        .send()
+        .await
+        .expect("the ledger table is created");
+}
+
 /// Default configuration, quick backoff, no pacing (a mock has no quota).
 pub fn config() -> Config {
     let mut config = Config::new(STORE_ID);

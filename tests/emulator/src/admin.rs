@@ -8,7 +8,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::{Counters, FaultConfig};
+use crate::{Counters, FaultConfig, Rules};
 
 /// A raw HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +119,38 @@ impl Admin {
         self.request(
             "POST",
             "/_admin/external-ids",
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    /// The service rules in force (unique emails, case-insensitive names, ...).
+    pub async fn rules(&self) -> std::io::Result<Rules> {
+        let reply = self.request("GET", "/_admin/rules", &[], b"").await?;
+        serde_json::from_str(&reply.body).map_err(std::io::Error::other)
+    }
+
+    /// Replaces the service rules; the store is re-indexed under them.
+    pub async fn set_rules(&self, rules: &Rules) -> std::io::Result<()> {
+        let body = serde_json::to_vec(rules).map_err(std::io::Error::other)?;
+        let reply = self
+            .request("PUT", "/_admin/rules", &[("Content-Type", "application/json")], &body)
+            .await?;
+        if reply.status == 204 {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(reply.body))
+        }
+    }
+
+    /// Sets a user's `UserStatus` (`"ENABLED"` or `"DISABLED"`), as an operator does in
+    /// the console: 204 when done, 404 for an unknown user, 400 for another status.
+    pub async fn set_user_status(&self, user_id: &str, status: &str) -> std::io::Result<Reply> {
+        let body = serde_json::json!({ "status": status });
+        self.request(
+            "PUT",
+            &format!("/_admin/users/{user_id}/status"),
             &[("Content-Type", "application/json")],
             body.to_string().as_bytes(),
         )

@@ -10,6 +10,9 @@ pub struct ApiError {
     pub kind: &'static str,
     pub message: String,
     pub members: Map<String, Value>,
+    /// Sent without a request id (no `RequestId` member, no `x-amzn-RequestId`
+    /// header), as the service's own throttles were captured.
+    pub without_request_id: bool,
 }
 
 impl ApiError {
@@ -19,6 +22,7 @@ impl ApiError {
             kind,
             message: message.into(),
             members: Map::new(),
+            without_request_id: false,
         }
     }
 
@@ -71,6 +75,15 @@ impl ApiError {
         }
     }
 
+    /// A throttle exactly as one was captured from the service: HTTP 400,
+    /// `ThrottlingException`, `Message` "Rate exceeded", and nothing else: no
+    /// `RetryAfterSeconds`, no `RequestId` (member or header), no `Retry-After`.
+    pub fn captured_throttling() -> Self {
+        let mut error = Self::new(400, "ThrottlingException", "Rate exceeded");
+        error.without_request_id = true;
+        error
+    }
+
     pub fn internal(retry_after: Option<i32>) -> Self {
         let error = Self::new(
             500,
@@ -83,12 +96,15 @@ impl ApiError {
         }
     }
 
-    /// The body, with the request id the service adds to every exception.
+    /// The body, with the request id the service adds to every exception (unless
+    /// this error goes without one).
     pub fn body(&self, request_id: &str) -> Value {
         let mut body = self.members.clone();
         body.insert("__type".into(), json!(self.kind));
         body.insert("Message".into(), json!(self.message));
-        body.insert("RequestId".into(), json!(request_id));
+        if !self.without_request_id {
+            body.insert("RequestId".into(), json!(request_id));
+        }
         Value::Object(body)
     }
 

@@ -9,6 +9,29 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
+/// How the emulator's throttles (rate-limit and injected ones) look on the wire.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ThrottleShape {
+    /// `Message`, `RequestId` (member and `x-amzn-RequestId` header), and
+    /// `RetryAfterSeconds` with a `Retry-After` header when a retry-after is set.
+    #[default]
+    Detailed,
+    /// Exactly as captured from the service: HTTP 400, `ThrottlingException`,
+    /// `Message` "Rate exceeded" and nothing more: no `RetryAfterSeconds` (whatever the
+    /// retry-after settings say), no `RequestId` member or header, no `Retry-After`.
+    Captured,
+}
+
+impl ThrottleShape {
+    fn throttle(self, retry_after: Option<i32>) -> ApiError {
+        match self {
+            Self::Detailed => ApiError::throttling(retry_after),
+            Self::Captured => ApiError::captured_throttling(),
+        }
+    }
+}
+
 /// What one operation (or the default) suffers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -38,6 +61,8 @@ pub struct FaultSpec {
     pub error_next: u32,
     /// Conflict exactly the next N write requests with CONCURRENT_MODIFICATION.
     pub conflict_next: u32,
+    /// How the throttles above look: `"detailed"` (the default) or `"captured"`.
+    pub throttle_shape: ThrottleShape,
 }
 
 /// The whole fault configuration: a default and per-operation replacements.
@@ -115,13 +140,13 @@ impl Faults {
             if bucket.tokens >= 1.0 {
                 bucket.tokens -= 1.0;
             } else {
-                decision.error = Some(ApiError::throttling(spec.rate_limit_retry_after));
+                decision.error = Some(spec.throttle_shape.throttle(spec.rate_limit_retry_after));
                 return decision;
             }
         }
         if spec.throttle_next > 0 {
             spec.throttle_next -= 1;
-            decision.error = Some(ApiError::throttling(spec.throttle_retry_after));
+            decision.error = Some(spec.throttle_shape.throttle(spec.throttle_retry_after));
         } else if spec.error_next > 0 {
             spec.error_next -= 1;
             decision.error = Some(ApiError::internal(spec.error_retry_after));
@@ -129,7 +154,7 @@ impl Faults {
             spec.conflict_next -= 1;
             decision.error = Some(ApiError::concurrent_modification());
         } else if spec.throttle_probability > 0.0 && self.rng.f64() < spec.throttle_probability {
-            decision.error = Some(ApiError::throttling(spec.throttle_retry_after));
+            decision.error = Some(spec.throttle_shape.throttle(spec.throttle_retry_after));
         } else if spec.error_probability > 0.0 && self.rng.f64() < spec.error_probability {
             decision.error = Some(ApiError::internal(spec.error_retry_after));
         } else if is_write && spec.conflict_probability > 0.0 && self.rng.f64() < spec.conflict_probability {

@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod error;
 pub mod faults;
+pub mod moto;
 pub mod server;
 pub mod state;
 mod validate;
@@ -19,9 +20,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use faults::ThrottleShape;
 pub use faults::{FaultConfig, FaultSpec};
 pub use server::Counters;
-pub use state::Store;
+pub use state::{Rules, Store};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -29,6 +31,8 @@ use tokio::task::JoinHandle;
 /// The identity store id the emulator serves unless told otherwise.
 pub const DEFAULT_STORE_ID: &str = "d-1234567890";
 
+// Independent switches, one per undocumented or optional behaviour.
+#[allow(clippy::struct_excessive_bools)]
 /// How to start an emulator.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -40,6 +44,41 @@ pub struct Options {
     pub faults: FaultConfig,
     /// A JSON snapshot to load at start (if it exists) and rewrite after each change.
     pub state_file: Option<PathBuf>,
+    /// IAM Identity Center requires email addresses to be unique: CreateUser, and
+    /// UpdateUser setting `emails`, with an email value another user has (compared
+    /// case-insensitively) is a `UNIQUENESS_CONSTRAINT_VIOLATION` conflict. Default
+    /// true; false (`--allow-duplicate-emails`) lets users share addresses.
+    pub unique_emails: bool,
+    /// UserName and group DisplayName compare without regard to case: uniqueness,
+    /// GetUserId by `userName`, GetGroupId by `displayName` and the ListUsers and
+    /// ListGroups filters. Stored values keep their case. Default false (exact case);
+    /// AWS does not document which.
+    pub case_insensitive_names: bool,
+    /// UpdateUser may set `userStatus` (`ENABLED` or `DISABLED`). Default false: the
+    /// model has no writable UserStatus (CreateUser takes none), so the service's
+    /// console and SCIM set it; [`admin::Admin::set_user_status`] plays that part.
+    pub user_status_updatable: bool,
+    /// New resource ids are bare UUIDs, as in an identity store migrated from the
+    /// legacy SSO store (the model: ids are "either UUID or 1234567890-UUID").
+    /// Default false: `<ten digits>-<UUID>`, as in a store created today.
+    pub plain_uuid_ids: bool,
+    /// DeleteUser, DeleteGroup and DeleteGroupMembership of something that does not
+    /// exist succeed instead of being ResourceNotFoundException. Default false; the
+    /// model lists ResourceNotFoundException for the three but AWS does not say.
+    pub idempotent_deletes: bool,
+}
+
+impl Options {
+    /// The service rules these options choose.
+    pub const fn rules(&self) -> Rules {
+        Rules {
+            unique_emails: self.unique_emails,
+            case_insensitive_names: self.case_insensitive_names,
+            user_status_updatable: self.user_status_updatable,
+            plain_uuid_ids: self.plain_uuid_ids,
+            idempotent_deletes: self.idempotent_deletes,
+        }
+    }
 }
 
 impl Default for Options {
@@ -50,6 +89,11 @@ impl Default for Options {
             seed: 1,
             faults: FaultConfig::default(),
             state_file: None,
+            unique_emails: true,
+            case_insensitive_names: false,
+            user_status_updatable: false,
+            plain_uuid_ids: false,
+            idempotent_deletes: false,
         }
     }
 }
@@ -123,10 +167,9 @@ fn load(options: &Options) -> std::io::Result<Store> {
     if let Some(path) = &options.state_file {
         if path.exists() {
             let bytes = std::fs::read(path)?;
-            let mut store: Store = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
-            store.reindex();
-            return Ok(store);
+            let store: Store = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+            return Ok(store.with_rules(options.rules()));
         }
     }
-    Ok(Store::new(&options.identity_store_id, options.seed))
+    Ok(Store::new(&options.identity_store_id, options.seed).with_rules(options.rules()))
 }

@@ -4,13 +4,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use turnstile_emulator::{DEFAULT_STORE_ID, Emulator, FaultConfig, FaultSpec, Options};
+use turnstile_emulator::{DEFAULT_STORE_ID, Emulator, FaultConfig, FaultSpec, Options, ThrottleShape};
 
 /// A local AWS Identity Store (AWS JSON 1.1) with seeded fault injection.
 ///
 /// The fault flags set the default for every operation; `--operation-faults` takes a
 /// JSON object of per-operation entries that replace it (same field names as the
 /// admin API's `PUT /_admin/faults`).
+// Independent switches, one per undocumented or optional behaviour.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
@@ -50,6 +52,26 @@ struct Args {
     /// Probability of a CONCURRENT_MODIFICATION conflict per write.
     #[arg(long, default_value_t = 0.0)]
     conflict_probability: f64,
+    /// How throttles look: `detailed` (RequestId, RetryAfterSeconds when set) or
+    /// `captured` (exactly as the service was seen to throttle: "Rate exceeded" and
+    /// nothing more).
+    #[arg(long, value_enum, default_value_t = ThrottleShape::Detailed)]
+    throttle_shape: ThrottleShape,
+    /// Let users share email addresses (IAM Identity Center requires them unique).
+    #[arg(long)]
+    allow_duplicate_emails: bool,
+    /// Compare UserName and group DisplayName without regard to case.
+    #[arg(long)]
+    case_insensitive_names: bool,
+    /// Let UpdateUser set `userStatus` (the model has no writable UserStatus).
+    #[arg(long)]
+    user_status_updatable: bool,
+    /// New resource ids are bare UUIDs (a store migrated from the legacy SSO store).
+    #[arg(long)]
+    plain_uuid_ids: bool,
+    /// Deleting a user, group or membership that does not exist succeeds.
+    #[arg(long)]
+    idempotent_deletes: bool,
     /// Per-operation fault entries as JSON, e.g. '{"CreateUser":{"throttle_next":2}}'.
     #[arg(long, value_parser = parse_operations)]
     operation_faults: Option<std::collections::BTreeMap<String, FaultSpec>>,
@@ -76,6 +98,7 @@ async fn main() -> std::io::Result<()> {
             error_probability: args.error_probability,
             latency_ms: args.latency_ms,
             conflict_probability: args.conflict_probability,
+            throttle_shape: args.throttle_shape,
             ..FaultSpec::default()
         },
         operations: args.operation_faults.unwrap_or_default(),
@@ -86,6 +109,11 @@ async fn main() -> std::io::Result<()> {
         seed: args.seed,
         faults,
         state_file: args.state_file,
+        unique_emails: !args.allow_duplicate_emails,
+        case_insensitive_names: args.case_insensitive_names,
+        user_status_updatable: args.user_status_updatable,
+        plain_uuid_ids: args.plain_uuid_ids,
+        idempotent_deletes: args.idempotent_deletes,
     })
     .await?;
     // Scripts wait for this line and read the address from it.

@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::faults::{FaultConfig, Faults};
-use crate::state::{OPERATIONS, Store, WRITES};
+use crate::state::{OPERATIONS, Rules, Store, WRITES};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "AWSIdentityStore.";
@@ -134,6 +134,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_admin/reset", post(reset))
         .route("/_admin/state", get(state))
         .route("/_admin/external-ids", post(external_ids))
+        .route("/_admin/rules", get(get_rules).put(put_rules))
+        .route("/_admin/users/{user_id}/status", put(user_status))
         .fallback(|| async { error_response(&ApiError::unknown_operation("(none)"), "-") })
         .with_state(shared)
 }
@@ -153,8 +155,10 @@ fn error_response(error: &ApiError, request_id: &str) -> Response {
     if let Ok(kind) = HeaderValue::from_str(error.kind) {
         headers.insert("x-amzn-ErrorType", kind);
     }
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        headers.insert("x-amzn-RequestId", id);
+    if !error.without_request_id {
+        if let Ok(id) = HeaderValue::from_str(request_id) {
+            headers.insert("x-amzn-RequestId", id);
+        }
     }
     if let Some(seconds) = error.retry_after() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -263,7 +267,8 @@ async fn reset(State(shared): State<Arc<Shared>>) -> Response {
     {
         let mut store = lock(&shared.store);
         let id = store.identity_store_id.clone();
-        *store = Store::new(&id, shared.seed);
+        let rules = store.rules();
+        *store = Store::new(&id, shared.seed).with_rules(rules);
         shared.snapshot(&store);
     }
     *lock(&shared.counters) = Counters::default();
@@ -304,6 +309,41 @@ async fn external_ids(State(shared): State<Arc<Shared>>, body: Bytes) -> Respons
             shared.snapshot(&store);
             StatusCode::NO_CONTENT.into_response()
         }
+        Err(error) => admin_error(StatusCode::BAD_REQUEST, error.message),
+    }
+}
+
+async fn get_rules(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(lock(&shared.store).rules()).into_response()
+}
+
+async fn put_rules(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Rules>(&body) {
+        Ok(rules) => {
+            lock(&shared.store).set_rules(rules);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => admin_error(StatusCode::BAD_REQUEST, format!("invalid rules: {error}")),
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusRequest {
+    status: String,
+}
+
+async fn user_status(State(shared): State<Arc<Shared>>, Path(user_id): Path<String>, body: Bytes) -> Response {
+    let request: StatusRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return admin_error(StatusCode::BAD_REQUEST, error.to_string()),
+    };
+    let mut store = lock(&shared.store);
+    match store.set_user_status(&user_id, &request.status) {
+        Ok(()) => {
+            shared.snapshot(&store);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) if error.kind == "ResourceNotFoundException" => admin_error(StatusCode::NOT_FOUND, error.message),
         Err(error) => admin_error(StatusCode::BAD_REQUEST, error.message),
     }
 }

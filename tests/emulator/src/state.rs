@@ -3,7 +3,7 @@
 //! Users and groups are kept as the API's own JSON members (PascalCase), so Describe
 //! and List answers are the stored object plus the service-managed fields.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -11,12 +11,15 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
 use crate::validate::{
-    ATTRIBUTE_PATH, EXTERNAL_ID_PART, IDENTITY_STORE_ID, Input, NEXT_TOKEN, SENSITIVE, USER_NAME, max_results, missing,
-    resource_id, sensitive, text,
+    ATTRIBUTE_PATH, EXTERNAL_ID_PART, IDENTITY_STORE_ID, IP_CIDR, Input, NEXT_TOKEN, SENSITIVE, USER_NAME, VPC_ARN,
+    max_results, missing, resource_id, sensitive, string_list, text,
 };
 
+/// The AWS account the emulated identity store belongs to, in its ARN.
+pub const ACCOUNT_ID: &str = "123456789012";
+
 /// Operations that change the store: the ones CONCURRENT_MODIFICATION faults apply to.
-pub const WRITES: [&str; 8] = [
+pub const WRITES: [&str; 9] = [
     "CreateUser",
     "UpdateUser",
     "DeleteUser",
@@ -25,10 +28,11 @@ pub const WRITES: [&str; 8] = [
     "DeleteGroup",
     "CreateGroupMembership",
     "DeleteGroupMembership",
+    "UpdateIdentityStore",
 ];
 
 /// Every operation the emulator implements.
-pub const OPERATIONS: [&str; 19] = [
+pub const OPERATIONS: [&str; 22] = [
     "CreateUser",
     "DescribeUser",
     "UpdateUser",
@@ -48,7 +52,66 @@ pub const OPERATIONS: [&str; 19] = [
     "ListGroupMemberships",
     "ListGroupMembershipsForMember",
     "IsMemberInGroups",
+    "DescribeIdentityStore",
+    "ListIdentityStores",
+    "UpdateIdentityStore",
 ];
+
+/// The user statuses the model knows (`UserStatus`).
+pub const USER_STATUSES: [&str; 2] = ["ENABLED", "DISABLED"];
+
+/// The service's rules that AWS leaves open or that tests want to vary; see
+/// [`crate::Options`] for what each means.
+// Independent switches, one per undocumented or optional behaviour.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rules {
+    /// No two users share an email address (compared case-insensitively).
+    pub unique_emails: bool,
+    /// UserName and group DisplayName compare without regard to case.
+    pub case_insensitive_names: bool,
+    /// UpdateUser may set `userStatus`.
+    pub user_status_updatable: bool,
+    /// New resource ids are bare UUIDs, as in a store migrated from the legacy SSO
+    /// identity store, instead of `<ten digits>-<UUID>`.
+    pub plain_uuid_ids: bool,
+    /// Deleting a user, group or membership that does not exist succeeds.
+    pub idempotent_deletes: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            unique_emails: true,
+            case_insensitive_names: false,
+            user_status_updatable: false,
+            plain_uuid_ids: false,
+            idempotent_deletes: false,
+        }
+    }
+}
+
+/// The key a unique name is indexed under.
+fn fold(case_insensitive: bool, name: &str) -> String {
+    if case_insensitive {
+        name.to_lowercase()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A user's email values, folded: the keys of the email index.
+fn email_keys(attributes: &Map<String, Value>) -> BTreeSet<String> {
+    attributes
+        .get("Emails")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("Value").and_then(Value::as_str))
+        .map(str::to_lowercase)
+        .collect()
+}
 
 const RESERVED_NAMES: [&str; 2] = ["Administrator", "AWSAdministrators"];
 const USER_STRINGS: [&str; 10] = [
@@ -117,8 +180,14 @@ pub struct Store {
     pub users: BTreeMap<String, Record>,
     pub groups: BTreeMap<String, Record>,
     pub memberships: BTreeMap<String, Membership>,
+    /// Set by UpdateIdentityStore: the `NetworkConfigurationDetails` DescribeIdentityStore
+    /// returns.
+    #[serde(default)]
+    pub network_configuration: Option<Value>,
     next_seq: u64,
     id_seed: u64,
+    #[serde(skip)]
+    rules: Rules,
     #[serde(skip)]
     index: Index,
 }
@@ -129,6 +198,8 @@ struct Index {
     groups_by_seq: BTreeMap<u64, String>,
     user_by_name: HashMap<String, String>,
     group_by_name: HashMap<String, String>,
+    /// Folded email value → the users that have it.
+    users_by_email: HashMap<String, BTreeSet<String>>,
     membership_by_pair: HashMap<(String, String), String>,
     by_group: BTreeMap<(String, u64), String>,
     by_member: BTreeMap<(String, u64), String>,
@@ -182,25 +253,90 @@ impl Store {
             users: BTreeMap::new(),
             groups: BTreeMap::new(),
             memberships: BTreeMap::new(),
+            network_configuration: None,
             next_seq: 1,
             id_seed: seed,
+            rules: Rules::default(),
             index: Index::default(),
+        }
+    }
+
+    /// This store under `rules` (re-indexed, as case-insensitivity changes the keys).
+    #[must_use]
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.set_rules(rules);
+        self
+    }
+
+    /// Changes the rules and re-indexes.
+    pub fn set_rules(&mut self, rules: Rules) {
+        self.rules = rules;
+        self.reindex();
+    }
+
+    pub const fn rules(&self) -> Rules {
+        self.rules
+    }
+
+    fn name_key(&self, name: &str) -> String {
+        fold(self.rules.case_insensitive_names, name)
+    }
+
+    /// A uniqueness conflict when unique emails are on and another user than
+    /// `except` has one of `keys`. The message never carries the value.
+    fn check_emails(&self, keys: &BTreeSet<String>, except: Option<&str>) -> Result<(), ApiError> {
+        if !self.rules.unique_emails {
+            return Ok(());
+        }
+        let taken = keys.iter().any(|key| {
+            self.index
+                .users_by_email
+                .get(key)
+                .is_some_and(|ids| ids.iter().any(|id| Some(id.as_str()) != except))
+        });
+        if taken {
+            Err(ApiError::uniqueness(
+                "Duplicate value for a unique attribute: emails.value",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn index_emails(&mut self, id: &str, keys: BTreeSet<String>) {
+        for key in keys {
+            self.index.users_by_email.entry(key).or_default().insert(id.to_owned());
+        }
+    }
+
+    fn unindex_emails(&mut self, id: &str, keys: &BTreeSet<String>) {
+        for key in keys {
+            if let Some(ids) = self.index.users_by_email.get_mut(key) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.index.users_by_email.remove(key);
+                }
+            }
         }
     }
 
     /// Rebuilds the lookup indexes from the records (after loading a snapshot).
     pub fn reindex(&mut self) {
         let mut index = Index::default();
+        let key = |name: &str| fold(self.rules.case_insensitive_names, name);
         for (id, user) in &self.users {
             index.users_by_seq.insert(user.seq, id.clone());
             if let Some(name) = user.attributes.get("UserName").and_then(Value::as_str) {
-                index.user_by_name.insert(name.to_owned(), id.clone());
+                index.user_by_name.insert(key(name), id.clone());
+            }
+            for email in email_keys(&user.attributes) {
+                index.users_by_email.entry(email).or_default().insert(id.clone());
             }
         }
         for (id, group) in &self.groups {
             index.groups_by_seq.insert(group.seq, id.clone());
             if let Some(name) = group.attributes.get("DisplayName").and_then(Value::as_str) {
-                index.group_by_name.insert(name.to_owned(), id.clone());
+                index.group_by_name.insert(key(name), id.clone());
             }
         }
         for (id, m) in &self.memberships {
@@ -219,7 +355,8 @@ impl Store {
         seq
     }
 
-    /// A new resource id in the service's form: ten hex digits, then a UUID.
+    /// A new resource id in the service's form: ten hex digits, then a UUID (or the
+    /// bare UUID, under [`Rules::plain_uuid_ids`]).
     fn new_id(&mut self) -> String {
         let seq = self.seq();
         let mut rng = fastrand::Rng::with_seed(self.id_seed ^ seq.wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -228,12 +365,17 @@ impl Store {
                 .map(|_| char::from_digit(rng.u32(0..16), 16).unwrap_or('0'))
                 .collect()
         };
-        let prefix = self
-            .identity_store_id
-            .strip_prefix("d-")
-            .map_or_else(|| hex(&mut rng, 10), str::to_owned);
+        let prefix = if self.rules.plain_uuid_ids {
+            String::new()
+        } else {
+            let digits = self
+                .identity_store_id
+                .strip_prefix("d-")
+                .map_or_else(|| hex(&mut rng, 10), str::to_owned);
+            format!("{digits}-")
+        };
         format!(
-            "{prefix}-{}-{}-4{}-{}-{}",
+            "{prefix}{}-{}-4{}-{}-{}",
             hex(&mut rng, 8),
             hex(&mut rng, 4),
             hex(&mut rng, 3),
@@ -257,6 +399,9 @@ impl Store {
     /// [`OPERATIONS`].
     pub fn execute(&mut self, operation: &str, body: &Map<String, Value>) -> Result<Value, ApiError> {
         let input = Input(body);
+        if operation == "ListIdentityStores" {
+            return self.list_identity_stores(input);
+        }
         self.check_store(input)?;
         match operation {
             "CreateUser" => self.create_user(input),
@@ -278,6 +423,8 @@ impl Store {
             "ListGroupMemberships" => self.list_memberships(input),
             "ListGroupMembershipsForMember" => self.list_memberships_for_member(input),
             "IsMemberInGroups" => self.is_member_in_groups(input),
+            "DescribeIdentityStore" => Ok(self.describe_identity_store()),
+            "UpdateIdentityStore" => self.update_identity_store(input),
             other => Err(ApiError::unknown_operation(other)),
         }
     }
@@ -386,22 +533,41 @@ impl Store {
             }
             attributes.insert(key.clone(), Self::user_attribute(key, value)?);
         }
-        // IAM Identity Center requires these three, though the model leaves them optional.
+        // IAM Identity Center requires these three, though the model leaves them
+        // optional. The messages are the service's (as moto has them).
         let user_name = attributes
             .get("UserName")
             .and_then(Value::as_str)
-            .ok_or_else(|| missing("userName"))?
+            .ok_or_else(|| ApiError::validation("userName is a required attribute"))?
             .to_owned();
+        let mut absent = Vec::new();
         if !attributes.contains_key("DisplayName") {
-            return Err(missing("displayName"));
+            absent.push("displayname");
         }
-        let name = attributes.get("Name").ok_or_else(|| missing("name"))?;
-        if name.get("GivenName").is_none() || name.get("FamilyName").is_none() {
-            return Err(ApiError::validation("name.givenName and name.familyName are required"));
+        match attributes.get("Name").and_then(Value::as_object) {
+            Some(name) if !name.is_empty() => {
+                if !name.contains_key("GivenName") {
+                    absent.push("givenname");
+                }
+                if !name.contains_key("FamilyName") {
+                    absent.push("familyname");
+                }
+            }
+            _ => absent.push("name"),
         }
+        if !absent.is_empty() {
+            let message: Vec<String> = absent
+                .iter()
+                .map(|a| format!("{a}: The attribute {a} is required"))
+                .collect();
+            return Err(ApiError::validation(message.join(", ")));
+        }
+        let user_name = self.name_key(&user_name);
         if self.index.user_by_name.contains_key(&user_name) {
             return Err(ApiError::uniqueness("Duplicate UserName"));
         }
+        let emails = email_keys(&attributes);
+        self.check_emails(&emails, None)?;
         let id = self.new_id();
         let seq = self.seq();
         let at = now();
@@ -418,6 +584,7 @@ impl Store {
         );
         self.index.users_by_seq.insert(seq, id.clone());
         self.index.user_by_name.insert(user_name, id.clone());
+        self.index_emails(&id, emails);
         Ok(
             json!({ "IdentityStoreId": self.identity_store_id, "UserId": id, "UserArn": arn("user", &id), "Revision": "1" }),
         )
@@ -429,7 +596,7 @@ impl Store {
         out.insert("UserId".into(), json!(id));
         out.insert("UserArn".into(), json!(arn("user", id)));
         out.insert("Revision".into(), json!(user.revision.to_string()));
-        out.insert("UserStatus".into(), json!("ENABLED"));
+        out.entry("UserStatus").or_insert_with(|| json!("ENABLED"));
         out.insert("CreatedAt".into(), json!(user.created_at));
         out.insert("UpdatedAt".into(), json!(user.updated_at));
         out.insert("CreatedBy".into(), json!("turnstile-emulator"));
@@ -504,6 +671,12 @@ impl Store {
                     }
                     attributes.remove(key);
                 }
+                ([key], Some(value)) if key == "UserStatus" && self.rules.user_status_updatable => {
+                    if !value.as_str().is_some_and(|s| USER_STATUSES.contains(&s)) {
+                        return Err(ApiError::validation("userStatus must be ENABLED or DISABLED"));
+                    }
+                    attributes.insert(key.clone(), value);
+                }
                 ([key], Some(value)) => {
                     let value = Self::user_attribute(key, &value)?;
                     attributes.insert(key.clone(), value);
@@ -537,26 +710,46 @@ impl Store {
                 }
             }
         }
+        let (old_emails, new_emails) = (email_keys(&self.users[&id].attributes), email_keys(&attributes));
+        if new_emails != old_emails {
+            self.check_emails(&new_emails, Some(&id))?;
+        }
         let revision = commit_update(
             &mut self.users,
             &mut self.index.user_by_name,
             &id,
             attributes,
-            ("UserName", "Duplicate UserName"),
+            ("UserName", "Duplicate UserName", self.rules.case_insensitive_names),
         )?;
+        if new_emails != old_emails {
+            self.unindex_emails(&id, &old_emails);
+            self.index_emails(&id, new_emails);
+        }
         Ok(
             json!({ "IdentityStoreId": self.identity_store_id, "UserId": id, "UserArn": arn("user", &id), "Revision": revision }),
         )
     }
 
+    /// `found`, or `None` when it is not found and deletes are idempotent.
+    fn to_delete(&self, found: Result<String, ApiError>) -> Result<Option<String>, ApiError> {
+        match found {
+            Err(e) if self.rules.idempotent_deletes && e.kind == "ResourceNotFoundException" => Ok(None),
+            found => found.map(Some),
+        }
+    }
+
     fn delete_user(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
-        let id = self.user_id_of(input)?;
+        let Some(id) = self.to_delete(self.user_id_of(input))? else {
+            return Ok(json!({}));
+        };
         Self::check_revision(input, &self.users[&id])?;
         let user = self.users.remove(&id).expect("checked above");
         self.index.users_by_seq.remove(&user.seq);
         if let Some(name) = user.attributes.get("UserName").and_then(Value::as_str) {
-            self.index.user_by_name.remove(name);
+            let key = self.name_key(name);
+            self.index.user_by_name.remove(&key);
         }
+        self.unindex_emails(&id, &email_keys(&user.attributes));
         let gone: Vec<String> = self
             .memberships
             .iter()
@@ -617,10 +810,15 @@ impl Store {
     }
 
     fn list_users(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
-        let name = Self::filter(input, "UserName")?;
+        let name = Self::filter(input, "UserName")?.map(|n| self.name_key(&n));
         let (ids, next) = Self::page(&self.index.users_by_seq, input, |id| {
-            name.as_deref()
-                .is_none_or(|n| self.users[id].attributes.get("UserName").and_then(Value::as_str) == Some(n))
+            name.as_deref().is_none_or(|n| {
+                self.users[id]
+                    .attributes
+                    .get("UserName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| self.name_key(v) == n)
+            })
         })?;
         let users: Vec<Value> = ids.into_iter().map(|id| self.user_json(id, &self.users[id])).collect();
         Ok(with_token(json!({ "Users": users }), next))
@@ -645,6 +843,11 @@ impl Store {
                 let value = value
                     .as_str()
                     .ok_or_else(|| ApiError::validation("The unique attribute value must be a string"))?;
+                if value.is_empty() {
+                    return Err(ApiError::validation(
+                        "attribute value cannot be empty or null for attribute path",
+                    ));
+                }
                 Ok(Alternate::Unique(path, value))
             }
             _ => Err(ApiError::validation(
@@ -656,7 +859,7 @@ impl Store {
     fn get_user_id(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
         let found = match Self::alternate(input)? {
             Alternate::Unique(path, value) if path.eq_ignore_ascii_case("userName") => {
-                self.index.user_by_name.get(value).cloned()
+                self.index.user_by_name.get(&self.name_key(value)).cloned()
             }
             Alternate::Unique(path, value) if path.eq_ignore_ascii_case("emails.value") => self
                 .index
@@ -676,7 +879,7 @@ impl Store {
                 .cloned(),
             Alternate::Unique(path, _) => {
                 return Err(ApiError::validation(format!(
-                    "{path} is not a unique attribute of users"
+                    "The attribute {path} is not a unique attribute"
                 )));
             }
             Alternate::External(issuer, external) => self
@@ -721,7 +924,7 @@ impl Store {
         let name = input.string("DisplayName")?.ok_or_else(|| missing("displayName"))?;
         text("displayName", name, 1, 1024, &SENSITIVE)?;
         let description = sensitive(input, "Description", "description")?;
-        if self.index.group_by_name.contains_key(name) {
+        if self.index.group_by_name.contains_key(&self.name_key(name)) {
             return Err(ApiError::uniqueness("Duplicate GroupDisplayName"));
         }
         let mut attributes = Map::new();
@@ -744,7 +947,8 @@ impl Store {
             },
         );
         self.index.groups_by_seq.insert(seq, id.clone());
-        self.index.group_by_name.insert(name.to_owned(), id.clone());
+        let key = self.name_key(name);
+        self.index.group_by_name.insert(key, id.clone());
         Ok(
             json!({ "IdentityStoreId": self.identity_store_id, "GroupId": id, "GroupArn": arn("group", &id), "Revision": "1" }),
         )
@@ -787,7 +991,11 @@ impl Store {
             &mut self.index.group_by_name,
             &id,
             attributes,
-            ("DisplayName", "Duplicate GroupDisplayName"),
+            (
+                "DisplayName",
+                "Duplicate GroupDisplayName",
+                self.rules.case_insensitive_names,
+            ),
         )?;
         Ok(
             json!({ "IdentityStoreId": self.identity_store_id, "GroupId": id, "GroupArn": arn("group", &id), "Revision": revision }),
@@ -795,12 +1003,15 @@ impl Store {
     }
 
     fn delete_group(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
-        let id = self.group_id_of(input)?;
+        let Some(id) = self.to_delete(self.group_id_of(input))? else {
+            return Ok(json!({}));
+        };
         Self::check_revision(input, &self.groups[&id])?;
         let group = self.groups.remove(&id).expect("checked above");
         self.index.groups_by_seq.remove(&group.seq);
         if let Some(name) = group.attributes.get("DisplayName").and_then(Value::as_str) {
-            self.index.group_by_name.remove(name);
+            let key = self.name_key(name);
+            self.index.group_by_name.remove(&key);
         }
         let gone: Vec<String> = self
             .memberships
@@ -815,10 +1026,15 @@ impl Store {
     }
 
     fn list_groups(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
-        let name = Self::filter(input, "DisplayName")?;
+        let name = Self::filter(input, "DisplayName")?.map(|n| self.name_key(&n));
         let (ids, next) = Self::page(&self.index.groups_by_seq, input, |id| {
-            name.as_deref()
-                .is_none_or(|n| self.groups[id].attributes.get("DisplayName").and_then(Value::as_str) == Some(n))
+            name.as_deref().is_none_or(|n| {
+                self.groups[id]
+                    .attributes
+                    .get("DisplayName")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| self.name_key(v) == n)
+            })
         })?;
         let groups: Vec<Value> = ids
             .into_iter()
@@ -830,11 +1046,11 @@ impl Store {
     fn get_group_id(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
         let found = match Self::alternate(input)? {
             Alternate::Unique(path, value) if path.eq_ignore_ascii_case("displayName") => {
-                self.index.group_by_name.get(value).cloned()
+                self.index.group_by_name.get(&self.name_key(value)).cloned()
             }
             Alternate::Unique(path, _) => {
                 return Err(ApiError::validation(format!(
-                    "{path} is not a unique attribute of groups"
+                    "The attribute {path} is not a unique attribute"
                 )));
             }
             Alternate::External(issuer, external) => self
@@ -928,7 +1144,9 @@ impl Store {
     }
 
     fn delete_membership(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
-        let id = self.membership_id_of(input)?;
+        let Some(id) = self.to_delete(self.membership_id_of(input))? else {
+            return Ok(json!({}));
+        };
         self.remove_membership(&id);
         Ok(json!({}))
     }
@@ -1000,7 +1218,97 @@ impl Store {
         Ok(json!({ "Results": results }))
     }
 
+    // ---- the identity store ----
+
+    /// `arn:aws:identitystore::<account>:identitystore/<id>`.
+    pub fn identity_store_arn(&self) -> String {
+        format!(
+            "arn:aws:identitystore::{ACCOUNT_ID}:identitystore/{}",
+            self.identity_store_id
+        )
+    }
+
+    fn describe_identity_store(&self) -> Value {
+        let mut out = json!({
+            "IdentityStoreId": self.identity_store_id,
+            "IdentityStoreArn": self.identity_store_arn(),
+        });
+        if let (Some(config), Some(map)) = (&self.network_configuration, out.as_object_mut()) {
+            map.insert("NetworkConfiguration".into(), config.clone());
+        }
+        out
+    }
+
+    /// The one identity store served, paginated as the model's `ListIdentityStores`.
+    fn list_identity_stores(&self, input: Input<'_>) -> Result<Value, ApiError> {
+        max_results(input)?;
+        // The store sits at position 0; a token of ours points past it.
+        let stores = if after_token(input)?.is_some() {
+            vec![]
+        } else {
+            vec![json!({ "IdentityStoreId": self.identity_store_id, "IdentityStoreArn": self.identity_store_arn() })]
+        };
+        Ok(json!({ "IdentityStores": stores }))
+    }
+
+    /// Replaces the network configuration whole when one is given: omitted lists are
+    /// cleared, empty lists refused.
+    fn update_identity_store(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
+        if let Some(config) = input.object("NetworkConfiguration")? {
+            let vpce = match config.get("VpceAccessRequired") {
+                None => return Err(missing("networkConfiguration.vpceAccessRequired")),
+                Some(Value::Bool(b)) => *b,
+                Some(_) => return Err(ApiError::serialization("Expected a boolean for VpceAccessRequired")),
+            };
+            let mut details = Map::new();
+            details.insert("VpceAccessRequired".into(), json!(vpce));
+            let lists = [
+                (
+                    "ApiRestrictSourceVpcs",
+                    "networkConfiguration.apiRestrictSourceVpcs",
+                    (12, 128),
+                    &*VPC_ARN,
+                ),
+                (
+                    "ApiAllowSourceIps",
+                    "networkConfiguration.apiAllowSourceIps",
+                    (2, 43),
+                    &*IP_CIDR,
+                ),
+                (
+                    "ScimAllowSourceIps",
+                    "networkConfiguration.scimAllowSourceIps",
+                    (2, 43),
+                    &*IP_CIDR,
+                ),
+            ];
+            for (key, path, limits, pattern) in lists {
+                if let Some(items) = string_list(config, key, path, limits, pattern)? {
+                    details.insert(key.into(), json!(items));
+                }
+            }
+            self.network_configuration = Some(Value::Object(details));
+        }
+        Ok(json!({ "IdentityStoreId": self.identity_store_id, "IdentityStoreArn": self.identity_store_arn() }))
+    }
+
     // ---- admin ----
+
+    /// Sets a user's `UserStatus` (`ENABLED` or `DISABLED`), as an operator does in the
+    /// IAM Identity Center console; the user's revision moves on.
+    pub fn set_user_status(&mut self, id: &str, status: &str) -> Result<(), ApiError> {
+        if !USER_STATUSES.contains(&status) {
+            return Err(ApiError::validation("status must be ENABLED or DISABLED"));
+        }
+        let user = self
+            .users
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found("USER", Some(id)))?;
+        user.attributes.insert("UserStatus".into(), json!(status));
+        user.revision += 1;
+        user.updated_at = now();
+        Ok(())
+    }
 
     /// Gives a user or group ExternalIds, as SCIM provisioning does.
     pub fn set_external_ids(&mut self, kind: &str, id: &str, external_ids: Vec<Value>) -> Result<(), ApiError> {
@@ -1070,14 +1378,14 @@ fn commit_update(
     by_name: &mut HashMap<String, String>,
     id: &str,
     attributes: Map<String, Value>,
-    (name_key, conflict): (&str, &str),
+    (name_key, conflict, case_insensitive): (&str, &str, bool),
 ) -> Result<String, ApiError> {
     let name_of = |attributes: &Map<String, Value>| {
         attributes
             .get(name_key)
             .and_then(Value::as_str)
+            .map(|name| fold(case_insensitive, name))
             .unwrap_or_default()
-            .to_owned()
     };
     let record = records.get_mut(id).ok_or_else(|| ApiError::internal(None))?;
     let (old_name, new_name) = (name_of(&record.attributes), name_of(&attributes));

@@ -28,6 +28,20 @@ pub static SENSITIVE: LazyLock<Regex> =
 pub static ATTRIBUTE_PATH: LazyLock<Regex> =
     LazyLock::new(|| re(r"^(?:\p{L}+:\p{L}+:\p{L}+(?:\.\p{L}+){0,3}|\p{L}+(?:\.\p{L}+){0,2})$"));
 pub static EXTERNAL_ID_PART: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{M}\p{S}\p{N}\p{P}]+$"));
+pub static VPC_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^(arn:aws(-[a-z]{1,5}){0,3}:ec2:[a-z]{2,4}(-[a-z]{1,10}){1,3}-[0-9]{1,2}:[0-9]{12}:vpc/)?vpc-([0-9a-f]){8}(([0-9a-f]){9})?$",
+    )
+});
+pub static IP_CIDR: LazyLock<Regex> = LazyLock::new(|| {
+    re(concat!(
+        r"^((([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\.){3}([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])(\/(3[0-2]|[1-2][0-9]|[0-9]))?",
+        r"|(([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}|([0-9a-fA-F]{1,4}:){1,7}:|([0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}",
+        r"|([0-9a-fA-F]{1,4}:){1,5}(:[0-9a-fA-F]{1,4}){1,2}|([0-9a-fA-F]{1,4}:){1,4}(:[0-9a-fA-F]{1,4}){1,3}",
+        r"|([0-9a-fA-F]{1,4}:){1,3}(:[0-9a-fA-F]{1,4}){1,4}|([0-9a-fA-F]{1,4}:){1,2}(:[0-9a-fA-F]{1,4}){1,5}",
+        r"|[0-9a-fA-F]{1,4}:(:[0-9a-fA-F]{1,4}){1,6}|:((:[0-9a-fA-F]{1,4}){1,7}|:))(\/(12[0-8]|1[0-1][0-9]|[1-9][0-9]|[0-9]))?)$",
+    ))
+});
 pub static NEXT_TOKEN: LazyLock<Regex> = LazyLock::new(|| re(r"^[-a-zA-Z0-9+=/:_]*$"));
 
 /// A request object with typed accessors that fail as the service would.
@@ -120,6 +134,35 @@ pub fn resource_id(key: &str, value: &str) -> Result<String, ApiError> {
     text(key, value, 1, 100, &RESOURCE_ID)?;
     // An ARN names the same resource as its trailing id.
     Ok(value.rsplit('/').next().unwrap_or(value).to_owned())
+}
+
+/// An optional list of 1 to 50 strings, each `min..=max` characters matching `pattern`.
+pub fn string_list(
+    input: Input<'_>,
+    key: &str,
+    path: &str,
+    (min, max): (usize, usize),
+    pattern: &Regex,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(items) = input.array(key)? else {
+        return Ok(None);
+    };
+    if items.is_empty() || items.len() > 50 {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at '{path}' failed to satisfy constraint: Member must have length between 1 and 50"
+        )));
+    }
+    items
+        .iter()
+        .map(|item| {
+            let item = item
+                .as_str()
+                .ok_or_else(|| ApiError::serialization(format!("Expected a string in {key}")))?;
+            text(path, item, min, max, pattern)?;
+            Ok(item.to_owned())
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
 }
 
 pub fn max_results(input: Input<'_>) -> Result<usize, ApiError> {

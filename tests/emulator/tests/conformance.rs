@@ -15,8 +15,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use support::moto::Moto;
 use turnstile_emulator::admin::{Admin, Reply};
+use turnstile_emulator::moto::Moto;
 use turnstile_emulator::{Emulator, Options};
 
 /// Where moto departs from the API reference, by step: (step, what differs, why the

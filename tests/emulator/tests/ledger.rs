@@ -7,57 +7,14 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use support::moto::Moto;
 use support::store::{Bench, STORE};
 use turnstile::testing;
 use turnstile::{Error, Offboard, Onboard, Service, SyncGroup};
+use turnstile_emulator::moto::Moto;
 
 const TABLE: &str = "turnstile-ledger";
-
-async fn dynamodb(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("eu-west-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "test", "test", None, None, "static",
-        ))
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
-
-/// The table as the SAM template creates it: string `pk` and `sk`.
-async fn create_table(client: &aws_sdk_dynamodb::Client) {
-    let key = |name: &str, kind| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .unwrap()
-    };
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    client
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .attribute_definitions(attribute("pk"))
-        .attribute_definitions(attribute("sk"))
-        .send()
-        .await
-        .expect("the ledger table is created");
-}
 
 /// The emulator, moto's DynamoDB with the ledger table, and a service using both.
 struct World {
@@ -69,8 +26,8 @@ struct World {
 impl World {
     async fn start() -> Self {
         let moto = Moto::start().await;
-        let ledger = dynamodb(&moto.endpoint()).await;
-        create_table(&ledger).await;
+        let ledger = testing::local_ledger_client(&moto.endpoint()).await;
+        testing::create_ledger_table(&ledger, TABLE).await;
         Self {
             bench: Bench::start().await,
             _moto: moto,
@@ -397,7 +354,10 @@ async fn a_missing_or_unreachable_ledger_fails_before_any_identity_store_call() 
     assert_eq!(error.error_type(), "Configuration", "{error}");
 
     let closed = format!("http://127.0.0.1:{}", support::free_port());
-    let unreachable = world.bench.service(|_| {}).with_ledger(dynamodb(&closed).await, TABLE);
+    let unreachable = world
+        .bench
+        .service(|_| {})
+        .with_ledger(testing::local_ledger_client(&closed).await, TABLE);
     let error = onboard(&unreachable, event).await.unwrap_err();
     assert_eq!(error.error_type(), "ServiceUnavailable", "{error}");
     assert_eq!(world.bench.counters().await.total(), 0);

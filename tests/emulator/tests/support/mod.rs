@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod moto;
 pub mod store;
 
 use std::net::TcpListener;

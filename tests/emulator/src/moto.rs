@@ -1,12 +1,16 @@
-//! moto's server (`moto_server` from ./scripts/bootstrap.sh) on 127.0.0.1: an
-//! independent implementation of the Identity Store and DynamoDB APIs.
+//! moto's server (`moto_server`, installed into `.venv/` by ./scripts/bootstrap.sh) on
+//! 127.0.0.1: an independent implementation of the Identity Store and DynamoDB APIs,
+//! which tests start beside the emulator and stop by dropping it.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+/// A running `moto_server`; stopped when dropped.
+#[derive(Debug)]
 pub struct Moto {
     // Held for `kill_on_drop`: dropping the handle stops moto_server.
     _child: Child,
@@ -14,14 +18,18 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// Starts moto_server on a free loopback port and waits until it listens.
     pub async fn start() -> Self {
-        let binary = super::workspace().join(".venv/bin/moto_server");
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
         assert!(
             binary.exists(),
             "{} is missing: run ./scripts/bootstrap.sh",
             binary.display()
         );
-        let port = super::free_port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
         let child = Command::new(binary)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -39,6 +47,7 @@ impl Moto {
         panic!("moto_server did not listen on {port}");
     }
 
+    /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
