@@ -121,6 +121,7 @@ impl Service {
             store: &self.store,
             config: &self.config,
             fence: self.fence(),
+            ledger: self.ledger(),
         };
         self.ledger()
             .run(
@@ -137,12 +138,14 @@ impl Service {
                         },
                     )
                 },
-                |_| job.run(deadline, request),
+                |claimed| job.run(deadline, request, claimed),
                 |r| Outcome {
                     status: r.status.name(),
                     user_id: r.user_id.clone(),
                     group_ids: r.group_ids.clone(),
                     state: Some("active"),
+                    joined: r.group_ids.clone(),
+                    attributes: r.applied_attributes,
                     ..Outcome::default()
                 },
             )
@@ -179,6 +182,7 @@ impl Service {
             store: &self.store,
             config: &self.config,
             fence: self.fence(),
+            ledger: self.ledger(),
         };
         self.ledger()
             .run(
@@ -195,7 +199,7 @@ impl Service {
                         },
                     )
                 },
-                |_| job.run(deadline, request),
+                |claimed| job.run(deadline, request, claimed),
                 |r| Outcome {
                     status: r.status.name(),
                     user_id: r.user_id.clone(),
@@ -221,13 +225,13 @@ impl Service {
         event: &EventMeta,
         request: SyncRequest,
     ) -> Result<SyncResult, Error> {
-        let roster = |order| Roster {
+        let roster = |claimed| Roster {
             store: &self.store,
             config: &self.config,
             fence: self.fence(),
             store_size: &self.store_size,
             ledger: self.ledger(),
-            order,
+            claimed,
         };
         if request.dry_run {
             return Box::pin(roster(None).run(deadline, request)).await;
@@ -243,6 +247,7 @@ impl Service {
             rank: 1,
         };
         let display_name = request.group.display_name.clone();
+        let replace = request.mode == SyncMode::Replace;
         self.ledger()
             .run(
                 step,
@@ -259,12 +264,15 @@ impl Service {
                         },
                     )
                 },
-                |order| async move { Box::pin(roster(order).run(deadline, request)).await },
+                |claimed| async move { Box::pin(roster(claimed).run(deadline, request)).await },
                 |r| Outcome {
                     status: r.status.name(),
                     group_ids: r.group_id.iter().cloned().collect(),
                     added: r.added.len(),
                     removed: r.removed.len(),
+                    decisions: r.decisions.clone(),
+                    deferred: r.deferred.clone(),
+                    replace,
                     ..Outcome::default()
                 },
             )

@@ -85,6 +85,17 @@ pub async fn create_ledger_table(client: &aws_sdk_dynamodb::Client, table: &str)
         .expect("the ledger table is created");
 }
 
+/// Deletes a ledger table [`create_ledger_table`] made, so that a long run does not keep
+/// every table in the local server's memory.
+pub async fn drop_ledger_table(client: &aws_sdk_dynamodb::Client, table: &str) {
+    client
+        .delete_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("the ledger table is deleted");
+}
+
 /// Default configuration, quick backoff, no pacing (a mock has no quota).
 pub fn config() -> Config {
     let mut config = Config::new(STORE_ID);

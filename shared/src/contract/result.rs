@@ -23,6 +23,11 @@ pub struct GroupOutcome {
     pub added: Vec<String>,
     pub already_member: Vec<String>,
     pub created: Vec<String>,
+    /// Requested groups left alone because a roster event of the group newer than this
+    /// request decided the person is not a member; only with the ledger on, and only
+    /// when non-empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub superseded: Vec<String>,
 }
 
 /// onboard-user's result.
@@ -42,6 +47,9 @@ pub struct OnboardResult {
     /// The ids of the groups in `groups`, for the ledger's audit trail.
     #[serde(skip)]
     pub(crate) group_ids: Vec<String>,
+    /// Whether the attributes were converged (the ledger's, for the attributes' order).
+    #[serde(skip)]
+    pub(crate) applied_attributes: bool,
 }
 
 impl OnboardResult {
@@ -55,6 +63,7 @@ impl OnboardResult {
             updated_attributes: Vec::new(),
             groups: GroupOutcome::default(),
             group_ids: Vec::new(),
+            applied_attributes: false,
         }
     }
 }
@@ -136,6 +145,12 @@ pub struct SyncResult {
     /// fails with `MassRemovalBlocked`. Only in dry runs, and only when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub blocked: bool,
+    /// The members this roster decided, `(userName, member or not)`, for the ledger.
+    #[serde(skip)]
+    pub(crate) decisions: Vec<(String, bool)>,
+    /// The decisions about listed people no user has yet, for their hire to apply.
+    #[serde(skip)]
+    pub(crate) deferred: Vec<(String, bool)>,
 }
 
 impl SyncResult {
@@ -160,6 +175,8 @@ impl SyncResult {
             leavers: Vec::new(),
             superseded: Vec::new(),
             blocked: false,
+            decisions: Vec::new(),
+            deferred: Vec::new(),
         }
     }
 }

@@ -11,10 +11,11 @@
 //! own retry budget. What outlives them is `ServiceUnavailable`.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
 
 use crate::Error;
 
@@ -30,7 +31,8 @@ pub(crate) fn client(shared: &aws_config::SdkConfig) -> Client {
 /// A subject's head item, as read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Head {
-    /// The newest claimed event's order key (see `jobs/ledger.rs`).
+    /// The newest claimed event's order key (see `jobs/ledger.rs`); for a group, the
+    /// newest finished roster event's.
     pub(crate) order: Option<String>,
     /// The order key of a claimed event that has not finished.
     pub(crate) pending: Option<String>,
@@ -39,6 +41,45 @@ pub(crate) struct Head {
     /// What the newest finished event left the subject as (`active`, `revoked`,
     /// `deleted`; users only).
     pub(crate) state: Option<String>,
+    /// Users: the order key of the newest onboard-user whose attributes were applied.
+    pub(crate) attrs: Option<String>,
+    /// Users: the newest decision on whether the user exists (onboard-user: yes, a
+    /// delete: no), as (order key, exists).
+    pub(crate) exists: Option<(String, bool)>,
+    /// Users: the newest decision on the leavers mark (a revoke: on, onboard-user: off).
+    pub(crate) mark: Option<(String, bool)>,
+    /// Users: the order key of the newest finished leave (revoke or delete).
+    pub(crate) left: Option<String>,
+    /// Users: group id → the order key of the newest onboard-user, since the person's
+    /// last leave, that listed the group.
+    pub(crate) joins: HashMap<String, String>,
+    /// Users: roster decisions about the person taken while no user had the userName
+    /// (a roster delivered before the hire), for the hire to apply.
+    pub(crate) deferred: Vec<Deferred>,
+    /// Groups: the order key of the newest finished `replace`.
+    pub(crate) replaced: Option<String>,
+    /// Groups: member key → (order key, member or not) of the newest roster decision
+    /// about that member that is not older than `replaced`.
+    pub(crate) members: HashMap<String, (String, bool)>,
+}
+
+/// A roster decision about a person no user had yet, kept on the person's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Deferred {
+    /// The head attribute that holds it (`d_<group key>`).
+    pub(crate) attribute: String,
+    /// The group's ledger subject.
+    pub(crate) group: String,
+    pub(crate) group_id: String,
+    pub(crate) order: String,
+    pub(crate) member: bool,
+}
+
+/// What finishing an event changes on its subject's head, besides ending the claim.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct HeadChange {
+    pub(crate) set: Vec<(&'static str, Field)>,
+    pub(crate) remove: Vec<String>,
 }
 
 /// One applied event, as the audit trail keeps it.
@@ -53,14 +94,16 @@ pub(crate) struct Record {
 pub(crate) enum Field {
     Text(String),
     Number(i64),
+    Bool(bool),
     List(Vec<String>),
+    Map(Vec<(String, Field)>),
 }
 
 /// The outcome of a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Claim {
-    /// This event holds the subject now.
-    Claimed,
+    /// This event holds the subject now; the head as the claim left it.
+    Claimed(Head),
     /// The head refused the claim; the head as it is.
     Refused(Head),
 }
@@ -91,6 +134,7 @@ fn head_of(item: Option<&HashMap<String, AttributeValue>>) -> Head {
         return Head::default();
     };
     let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let map = |name: &str| item.get(name).and_then(|v| v.as_m().ok());
     Head {
         order: text("order"),
         pending: text("pending"),
@@ -99,14 +143,56 @@ fn head_of(item: Option<&HashMap<String, AttributeValue>>) -> Head {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok()),
         state: text("state"),
+        attrs: text("attrs"),
+        exists: map("exists").and_then(decision),
+        mark: map("mark").and_then(decision),
+        left: text("left"),
+        deferred: item
+            .iter()
+            .filter(|(name, _)| name.starts_with("d_"))
+            .filter_map(|(name, v)| {
+                let entry = v.as_m().ok()?;
+                let text = |key: &str| entry.get(key)?.as_s().ok().cloned();
+                Some(Deferred {
+                    attribute: name.clone(),
+                    group: text("s")?,
+                    group_id: text("id")?,
+                    order: text("o")?,
+                    member: *entry.get("in")?.as_bool().ok()?,
+                })
+            })
+            .collect(),
+        joins: map("joins")
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
+            .collect(),
+        replaced: text("replaced"),
+        members: map("members")
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| {
+                let entry = v.as_m().ok()?;
+                let order = entry.get("o")?.as_s().ok()?.clone();
+                let member = *entry.get("in")?.as_bool().ok()?;
+                Some((k.clone(), (order, member)))
+            })
+            .collect(),
     }
+}
+
+/// `{o: order key, v: yes or no}`.
+fn decision(entry: &HashMap<String, AttributeValue>) -> Option<(String, bool)> {
+    Some((entry.get("o")?.as_s().ok()?.clone(), *entry.get("v")?.as_bool().ok()?))
 }
 
 fn value(field: &Field) -> AttributeValue {
     match field {
         Field::Text(text) => s(text),
         Field::Number(number) => n(*number),
+        Field::Bool(flag) => AttributeValue::Bool(*flag),
         Field::List(items) => AttributeValue::L(items.iter().map(|i| s(i)).collect()),
+        Field::Map(entries) => AttributeValue::M(entries.iter().map(|(k, v)| (k.clone(), value(v))).collect()),
     }
 }
 
@@ -185,28 +271,42 @@ impl LedgerTable {
     }
 
     /// Claims `subject` for the event `order` until `until_ms`, when no other event
-    /// holds an unexpired claim and the head is older than `order` (or is `order`
-    /// itself, claimed and unfinished: a retry).
-    pub(crate) async fn claim(&self, subject: &str, order: &str, now_ms: i64, until_ms: i64) -> Result<Claim, Error> {
+    /// holds an unexpired claim (or `order` itself holds it: a retry). A group's claim
+    /// also needs the group's newest `replace` to be older than `order`: that replace
+    /// decided every member. Older events are admitted otherwise, for what no newer
+    /// event decided; the finish advances the head's `order`.
+    pub(crate) async fn claim(
+        &self,
+        subject: &str,
+        order: &str,
+        now_ms: i64,
+        until_ms: i64,
+        of_group: bool,
+    ) -> Result<Claim, Error> {
         crate::jobs::check_ledger(&["UpdateItem"]);
-        let claimed = self
+        let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(subject, HEAD)))
-            .update_expression("SET #order = :order, pending = :order, leaseUntil = :until")
-            .condition_expression(
-                "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
-                 AND (attribute_not_exists(#order) OR #order < :order OR pending = :order)",
-            )
-            .expression_attribute_names("#order", "order")
+            .return_values(ReturnValue::AllNew)
             .expression_attribute_values(":order", s(order))
             .expression_attribute_values(":now", n(now_ms))
-            .expression_attribute_values(":until", n(until_ms))
-            .send()
-            .await;
-        match claimed {
-            Ok(_) => Ok(Claim::Claimed),
+            .expression_attribute_values(":until", n(until_ms));
+        let request = if of_group {
+            request
+                .update_expression("SET pending = :order, leaseUntil = :until")
+                .condition_expression(
+                    "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
+                     AND (attribute_not_exists(replaced) OR replaced < :order OR pending = :order)",
+                )
+        } else {
+            request
+                .update_expression("SET pending = :order, leaseUntil = :until")
+                .condition_expression("attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order")
+        };
+        match request.send().await {
+            Ok(out) => Ok(Claim::Claimed(head_of(out.attributes.as_ref()))),
             Err(err)
                 if err.as_service_error().is_some_and(
                     aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception,
@@ -249,13 +349,15 @@ impl LedgerTable {
         Ok(out.item.is_some())
     }
 
-    /// Ends `order`'s claim on `subject`, sets what it left the subject as, and records
-    /// it in the audit trail, in one transaction: the claim must still be this event's.
+    /// Ends `order`'s claim on `subject`, applies `change` to its head, and records the
+    /// event in the audit trail, in one transaction: the claim must still be this
+    /// event's. The claim makes this event the head's only writer, so whole maps are
+    /// written back.
     pub(crate) async fn finish(
         &self,
         subject: &str,
         order: &str,
-        state: Option<&str>,
+        change: &HeadChange,
         record: &Record,
     ) -> Result<(), Error> {
         crate::jobs::check_ledger(&["PutItem", "UpdateItem"]);
@@ -264,13 +366,20 @@ impl LedgerTable {
             .set_key(Some(key(subject, HEAD)))
             .condition_expression("pending = :order")
             .expression_attribute_values(":order", s(order));
-        head = match state {
-            Some(state) => head
-                .update_expression("REMOVE pending, leaseUntil SET #state = :state")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":state", s(state)),
-            None => head.update_expression("REMOVE pending, leaseUntil"),
-        };
+        let mut removed = vec!["pending".to_owned(), "leaseUntil".to_owned()];
+        for (i, name) in change.remove.iter().enumerate() {
+            removed.push(format!("#r{i}"));
+            head = head.expression_attribute_names(format!("#r{i}"), name);
+        }
+        let mut expression = format!("REMOVE {}", removed.join(", "));
+        for (i, (name, field)) in change.set.iter().enumerate() {
+            expression.push_str(if i == 0 { " SET " } else { ", " });
+            let _infallible = write!(expression, "#s{i} = :s{i}");
+            head = head
+                .expression_attribute_names(format!("#s{i}"), *name)
+                .expression_attribute_values(format!(":s{i}"), value(field));
+        }
+        let head = head.update_expression(expression);
         let mut item = key(subject, &record.sort_key);
         item.extend(
             record
@@ -307,6 +416,32 @@ impl LedgerTable {
                 _ => fault("TransactWriteItems", &err),
             })
             .map(drop)
+    }
+
+    /// Writes roster decisions about people no user had yet onto their heads, up to 100
+    /// per transaction. Unconditional: a person's decisions about one group come from
+    /// that group's rosters, which the group's claim orders, and only the newest writes.
+    pub(crate) async fn defer(&self, entries: &[(String, String, Field)]) -> Result<(), Error> {
+        crate::jobs::check_ledger(&["UpdateItem"]);
+        for chunk in entries.chunks(100) {
+            let mut request = self.client.transact_write_items();
+            for (subject, attribute, field) in chunk {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(subject, HEAD)))
+                    .update_expression("SET #d = :d")
+                    .expression_attribute_names("#d", attribute)
+                    .expression_attribute_values(":d", value(field))
+                    .build()
+                    .map_err(|_| Error::ServiceUnavailable {
+                        operation: "TransactWriteItems",
+                        detail: "the ledger's deferred decision could not be built".into(),
+                    })?;
+                request = request.transact_items(TransactWriteItem::builder().update(update).build());
+            }
+            request.send().await.map_err(|err| fault("TransactWriteItems", &err))?;
+        }
+        Ok(())
     }
 
     /// Gives up `order`'s claim on `subject` after a failure, keeping it pending, so

@@ -364,6 +364,18 @@ impl IdentityStore {
         deadline: Deadline,
         group_id: &str,
     ) -> Result<Option<Option<String>>, Error> {
+        Ok(self
+            .describe_group(deadline, group_id)
+            .await?
+            .map(|(_, description)| description))
+    }
+
+    /// DescribeGroup: `(displayName, description)`, `None` when the group is gone.
+    pub(crate) async fn describe_group(
+        &self,
+        deadline: Deadline,
+        group_id: &str,
+    ) -> Result<Option<(Option<String>, Option<String>)>, Error> {
         let found = self
             .call("DescribeGroup", deadline, || {
                 self.client
@@ -373,7 +385,7 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        absent_is_none(found.map(|out| out.description), "DescribeGroup")
+        absent_is_none(found.map(|out| (out.display_name, out.description)), "DescribeGroup")
     }
 
     /// CreateGroup, or the existing group's id when the displayName is taken.

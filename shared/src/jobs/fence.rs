@@ -89,6 +89,17 @@ impl<'a> Fence<'a> {
             .collect())
     }
 
+    /// Marks the user as a leaver (creating the leavers group if needed): the revoke's
+    /// first step, and an onboarding's when a revoke newer than it was applied before
+    /// the user existed. Returns whether the fence is on.
+    pub(crate) async fn mark(&self, deadline: Deadline, user_id: &str) -> Result<bool, Error> {
+        let Some(fence) = self.group_id(deadline, true).await? else {
+            return Ok(false);
+        };
+        self.store.create_membership(deadline, &fence, user_id).await?;
+        Ok(true)
+    }
+
     /// onboard-user's way back for a revoked leaver: removes the user's mark, if any.
     /// Returns whether there was one.
     pub(crate) async fn unmark(&self, deadline: Deadline, user_id: &str) -> Result<bool, Error> {

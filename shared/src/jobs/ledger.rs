@@ -14,14 +14,14 @@
 //! envelope's `time`, to the nanosecond), then its id, then its step (a revoke before
 //! the delete of the same leaver event), compared as strings.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt::Write;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::dynamodb::{Claim, Field, Head, LedgerTable, Record};
+use crate::dynamodb::{Claim, Field, Head, HeadChange, LedgerTable, Record};
 use crate::{Deadline, Error, EventMeta, Function};
 
 /// How long a claim lasts when the invocation has no deadline (a local tool).
@@ -48,6 +48,157 @@ impl Subject {
     pub(crate) fn key(&self) -> &str {
         &self.0
     }
+
+    fn is_group(&self) -> bool {
+        self.0.starts_with("group#")
+    }
+}
+
+/// How a head's maps name a group (in a user's `joins`) or a member (in a group's
+/// `members`): the first 128 bits of the name's digest, which keeps a roster's head
+/// small and holds no name.
+fn map_key(name: &str) -> String {
+    digest(name)[..32].to_owned()
+}
+
+/// [`map_key`] of a subject: the start of its digest.
+fn map_key_of(subject: &Subject) -> &str {
+    let digest = subject.0.split_once('#').map_or("", |(_, d)| d);
+    &digest[..digest.len().min(32)]
+}
+
+/// A decision about one membership (a group and a user): whether the user is to be a
+/// member, and the order key of the event that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Decision {
+    order: String,
+    pub(crate) member: bool,
+}
+
+/// The newer of two decisions (a tie goes to membership: the onboard-user that made a
+/// person active also decided the groups it listed).
+pub(crate) fn newest(a: Option<Decision>, b: Option<Decision>) -> Option<Decision> {
+    a.into_iter().chain(b).max()
+}
+
+/// A claim as its job sees it: the event's order key and the subject's head as the
+/// claim found it.
+#[derive(Debug, Clone)]
+pub(crate) struct Claimed {
+    pub(crate) order: String,
+    head: Head,
+}
+
+impl Claimed {
+    /// A group's claim: the newest roster decision about `user_name` in this group that
+    /// is newer than this event (a newer add or remove naming the member, or a newer
+    /// replace, which decided every member).
+    pub(crate) fn member_decision(&self, user_name: &str) -> Option<Decision> {
+        group_decision(&self.head, &self.order, user_name)
+    }
+
+    fn newer(&self, decided: Option<&String>) -> bool {
+        decided.is_some_and(|d| d.as_str() > self.order.as_str())
+    }
+
+    /// Whether `fact`'s newest decision is newer than this event and says `value`.
+    fn decided_later(&self, fact: Option<&(String, bool)>, value: bool) -> bool {
+        fact.is_some_and(|(o, v)| *v == value && self.newer(Some(o)))
+    }
+
+    /// A user's claim: a newer delete decided the person is gone.
+    pub(crate) fn deleted_later(&self) -> bool {
+        self.decided_later(self.head.exists.as_ref(), false)
+    }
+
+    /// A user's claim: a newer onboard-user decided the person exists (a re-hire).
+    pub(crate) fn exists_later(&self) -> bool {
+        self.decided_later(self.head.exists.as_ref(), true)
+    }
+
+    /// A user's claim: a newer onboard-user's attributes were applied.
+    pub(crate) fn attributes_newer(&self) -> bool {
+        self.newer(self.head.attrs.as_ref())
+    }
+
+    /// A user's claim: a newer revoke marked the person, and no newer onboard-user took
+    /// the mark off since.
+    pub(crate) fn marked_later(&self) -> bool {
+        self.decided_later(self.head.mark.as_ref(), true)
+    }
+
+    /// A user's claim: a newer leave (revoke or delete) took every membership away.
+    pub(crate) fn left_later(&self) -> bool {
+        self.newer(self.head.left.as_ref())
+    }
+
+    /// A user's claim: a leave newer than `order` took every membership away.
+    pub(crate) fn left_after(&self, order: &str) -> bool {
+        self.head.left.as_deref().is_some_and(|l| l > order)
+    }
+
+    /// A user's claim: the newest leave was an earlier step of this same event (the
+    /// revoke before a leaver's delete), so no decision can lie between the two.
+    pub(crate) fn left_by_this_event(&self) -> bool {
+        let event = |order: &str| order.rsplit_once('#').map(|(event, _)| event.to_owned());
+        self.head
+            .left
+            .as_deref()
+            .is_some_and(|left| event(left) == event(&self.order))
+    }
+
+    /// A user's claim: a newer event of the person finished.
+    pub(crate) fn overtaken(&self) -> bool {
+        self.newer(self.head.order.as_ref())
+    }
+
+    /// A user's claim: a newer onboard-user listed the group (by id).
+    pub(crate) fn joined_later(&self, group_id: &str) -> bool {
+        self.newer(self.head.joins.get(group_id))
+    }
+
+    /// A user's claim: rosters' decisions that the person is a member, taken while no
+    /// user had the userName: `(group subject key, group id, order key)`.
+    pub(crate) fn deferred_joins(&self) -> Vec<(Subject, String, String)> {
+        self.head
+            .deferred
+            .iter()
+            .filter(|d| d.member)
+            .map(|d| (Subject(d.group.clone()), d.group_id.clone(), d.order.clone()))
+            .collect()
+    }
+}
+
+fn group_decision(head: &Head, order: &str, user_name: &str) -> Option<Decision> {
+    match head.members.get(&map_key(user_name)) {
+        Some((decided, member)) => (decided.as_str() > order).then(|| Decision {
+            order: decided.clone(),
+            member: *member,
+        }),
+        None => head.replaced.as_deref().filter(|r| *r > order).map(|r| Decision {
+            order: r.to_owned(),
+            member: false,
+        }),
+    }
+}
+
+/// The newest of a person's own events newer than `order` that decided their
+/// membership of the group `group_id`: a leave (out of every group) or an
+/// onboard-user that listed the group (a member).
+fn user_decision(head: &Head, order: &str, group_id: Option<&str>) -> Option<Decision> {
+    let newer = |decided: Option<&String>, member| {
+        decided.filter(|d| d.as_str() > order).map(|d| Decision {
+            order: d.clone(),
+            member,
+        })
+    };
+    [
+        newer(head.left.as_ref(), false),
+        newer(group_id.and_then(|g| head.joins.get(g)), true),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
 }
 
 /// Lowercase hexadecimal SHA-256 of the lowercased name: what operators compute to
@@ -76,7 +227,7 @@ pub(crate) struct Step {
 enum Verdict {
     /// Apply it; `Some` holds the claim to finish or release, `None` when the request
     /// is applied unordered (no ledger, or no time).
-    Apply(Option<Ticket>),
+    Apply(Option<Box<Ticket>>),
     /// A newer event of the subject was applied (or is being applied): nothing of this
     /// one is left to apply.
     Stale,
@@ -88,6 +239,7 @@ enum Verdict {
 #[derive(Debug)]
 struct Ticket {
     subject: Subject,
+    head: Head,
     order: String,
     record_key: String,
     at: String,
@@ -106,6 +258,17 @@ pub(crate) struct Outcome {
     pub(crate) removed: usize,
     /// What the event left a user as: `active`, `revoked`, `deleted`.
     pub(crate) state: Option<&'static str>,
+    /// onboard-user: the groups (ids) it decided the person belongs to.
+    pub(crate) joined: Vec<String>,
+    /// onboard-user: its attributes were applied (no newer onboard-user's were).
+    pub(crate) attributes: bool,
+    /// sync-group: the members (userNames) it decided, and whether each is a member.
+    pub(crate) decisions: Vec<(String, bool)>,
+    /// sync-group: its decisions about listed people no user had yet, `(userName,
+    /// member or not)`, for their hire to apply.
+    pub(crate) deferred: Vec<(String, bool)>,
+    /// sync-group: the event was a `replace`, which decided every member.
+    pub(crate) replace: bool,
 }
 
 /// The ledger as the jobs see it.
@@ -137,7 +300,7 @@ impl<'a> Ledger<'a> {
         event: &EventMeta,
         deadline: Deadline,
         turned_away: impl FnOnce(bool) -> R,
-        job: impl FnOnce(Option<String>) -> Fut,
+        job: impl FnOnce(Option<Claimed>) -> Fut,
         outcome: impl FnOnce(&R) -> Outcome,
     ) -> Result<R, Error>
     where
@@ -149,7 +312,11 @@ impl<'a> Ledger<'a> {
             Verdict::Apply(ticket) => ticket,
         };
         // Boxed: the job's future is deep, and the runtime nests it further.
-        let result = Box::pin(job(ticket.as_ref().map(|t| t.order.clone()))).await;
+        let claimed = ticket.as_ref().map(|t| Claimed {
+            order: t.order.clone(),
+            head: t.head.clone(),
+        });
+        let result = Box::pin(job(claimed)).await;
         self.settle(ticket, result, outcome).await
     }
 
@@ -173,21 +340,40 @@ impl<'a> Ledger<'a> {
         let record_key = format!("event#{}#{step}#{id}", function.name());
         let now = now();
         let until = now + deadline.remaining().unwrap_or(UNBOUNDED_CLAIM) + CLAIM_SLACK;
-        match table.claim(subject.key(), &order, millis(now), millis(until)).await? {
-            Claim::Claimed => Ok(Verdict::Apply(Some(Ticket {
-                subject,
-                order,
-                record_key,
-                at: at.rfc3339(),
-                event_id: event.event_id.clone(),
-                function,
-                step,
-            }))),
+        let of_group = subject.is_group();
+        match table
+            .claim(subject.key(), &order, millis(now), millis(until), of_group)
+            .await?
+        {
+            Claim::Claimed(head) => {
+                // A claim admits an event older than the subject's newest one (it still
+                // decides what no newer event decided), so only such an event can be a
+                // repeat of one already applied.
+                let older = head.order.as_deref().is_some_and(|o| o >= order.as_str());
+                if older && event.event_id.is_some() && table.recorded(subject.key(), &record_key).await? {
+                    tracing::info!(function = function.name(), step, "event already applied: duplicate");
+                    if let Err(error) = table.release(subject.key(), &order).await {
+                        tracing::warn!(%error, "the ledger claim could not be released; it expires at the deadline");
+                    }
+                    return Ok(Verdict::Duplicate);
+                }
+                Ok(Verdict::Apply(Some(Box::new(Ticket {
+                    subject,
+                    head,
+                    order,
+                    record_key,
+                    at: at.rfc3339(),
+                    event_id: event.event_id.clone(),
+                    function,
+                    step,
+                }))))
+            }
             Claim::Refused(head) => {
-                // A head older than this event refused it only because another event
-                // held the subject at that moment (it may have let go since): retry.
-                let newer = head.order.as_deref().is_some_and(|o| o >= order.as_str());
-                if !newer {
+                // Only a group's newest replace, which decided every member, makes an
+                // event stale at the claim; otherwise another event holds the subject
+                // at this moment (it may have let go since): retry.
+                let replaced = of_group && head.replaced.as_deref().is_some_and(|o| o >= order.as_str());
+                if !replaced {
                     return Err(Error::ConcurrentModification {
                         operation: "ledger",
                         detail: "another event of the same subject is being applied; retry later".into(),
@@ -197,7 +383,11 @@ impl<'a> Ledger<'a> {
                     tracing::info!(function = function.name(), step, "event already applied: duplicate");
                     Ok(Verdict::Duplicate)
                 } else {
-                    tracing::info!(function = function.name(), step, "a newer event was applied: stale");
+                    tracing::info!(
+                        function = function.name(),
+                        step,
+                        "a newer replace decided every member: stale"
+                    );
                     Ok(Verdict::Stale)
                 }
             }
@@ -239,8 +429,34 @@ impl<'a> Ledger<'a> {
             sort_key: ticket.record_key.clone(),
             fields,
         };
+        // A roster's decisions about people no user had yet go onto their heads first:
+        // the finish is what marks the event applied.
+        if let (Some(group_id), false) = (outcome.group_ids.first(), outcome.deferred.is_empty()) {
+            let entries: Vec<_> = outcome
+                .deferred
+                .iter()
+                .map(|(name, member)| {
+                    (
+                        Subject::user(name).0,
+                        format!("d_{}", map_key_of(&ticket.subject)),
+                        Field::Map(vec![
+                            ("s".into(), Field::Text(ticket.subject.0.clone())),
+                            ("id".into(), Field::Text(group_id.clone())),
+                            ("o".into(), Field::Text(ticket.order.clone())),
+                            ("in".into(), Field::Bool(*member)),
+                        ]),
+                    )
+                })
+                .collect();
+            table.defer(&entries).await?;
+        }
         table
-            .finish(ticket.subject.key(), &ticket.order, outcome.state, &record)
+            .finish(
+                ticket.subject.key(),
+                &ticket.order,
+                &head_change(ticket, outcome),
+                &record,
+            )
             .await
     }
 
@@ -249,14 +465,21 @@ impl<'a> Ledger<'a> {
     /// retry resumes the claim and re-applies, which the jobs' idempotency makes safe.
     async fn settle<R>(
         &self,
-        ticket: Option<Ticket>,
+        ticket: Option<Box<Ticket>>,
         result: Result<R, Error>,
         outcome: impl FnOnce(&R) -> Outcome,
     ) -> Result<R, Error> {
         let Some(ticket) = ticket else { return result };
         match result {
             Ok(done) => {
-                self.finish(&ticket, &outcome(&done)).await?;
+                let outcome = outcome(&done);
+                // A job that found nothing left to apply wrote nothing: the claim goes
+                // back, and no record says it was applied.
+                if outcome.status == "stale" {
+                    self.release(&ticket).await;
+                } else {
+                    self.finish(&ticket, &outcome).await?;
+                }
                 Ok(done)
             }
             Err(error) => {
@@ -275,36 +498,191 @@ impl<'a> Ledger<'a> {
         }
     }
 
-    /// The roster members (userNames) whose own newer event supersedes a roster's add
-    /// at `order`: a leaver revoked or deleted later, or an event being applied now
-    /// that is newer. A member whose older event is being applied now makes the roster
-    /// retry later, so that the two do not interleave.
-    pub(crate) async fn superseded(&self, order: &str, names: &[&str]) -> Result<HashSet<String>, Error> {
-        let Some(table) = self.table else {
-            return Ok(HashSet::new());
-        };
-        if names.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let subjects: Vec<String> = names.iter().map(|n| Subject::user(n).0).collect();
-        let heads = table.heads(&subjects).await?;
-        let now = millis(now());
-        let mut out = HashSet::new();
-        for (name, subject) in names.iter().zip(&subjects) {
-            let Some(head) = heads.get(subject) else { continue };
-            let newer = head.order.as_deref().is_some_and(|o| o > order);
-            if held(head, now) && !newer {
-                return Err(Error::ConcurrentModification {
-                    operation: "ledger",
-                    detail: "a listed member's older event is being applied; retry later".into(),
-                });
-            }
-            let left = matches!(head.state.as_deref(), Some("revoked" | "deleted"));
-            if newer && (left || held(head, now)) {
-                out.insert((*name).to_owned());
+    /// For a roster of `group` at `order`: each listed member's own newest event newer
+    /// than the roster that decided their membership of the group (see
+    /// [`user_decision`]). A member with an event being applied at this moment makes
+    /// the roster retry later, so that the two do not interleave.
+    pub(crate) async fn member_decisions(
+        &self,
+        order: &str,
+        group_id: Option<&str>,
+        names: &[&str],
+    ) -> Result<HashMap<String, Decision>, Error> {
+        let heads = self.heads(names.iter().map(|n| Subject::user(n))).await?;
+        let mut out = HashMap::new();
+        for (name, head) in names.iter().zip(heads) {
+            if let Some(decision) = head.as_ref().and_then(|h| user_decision(h, order, group_id)) {
+                out.insert((*name).to_owned(), decision);
             }
         }
         Ok(out)
+    }
+
+    /// For an onboard-user of `user_name` at `order`: for each group (subject), its
+    /// newest roster decision about the person newer than `newer_than` (the event's
+    /// order key, or a deferred decision's). A group with a roster event being applied
+    /// at this moment makes the onboarding retry later.
+    pub(crate) async fn group_decisions(
+        &self,
+        user_name: &str,
+        groups: &[(Subject, String)],
+    ) -> Result<Vec<Option<Decision>>, Error> {
+        let heads = self.heads(groups.iter().map(|(g, _)| g.clone())).await?;
+        Ok(groups
+            .iter()
+            .zip(heads)
+            .map(|((_, newer_than), head)| head.and_then(|h| group_decision(&h, newer_than, user_name)))
+            .collect())
+    }
+
+    /// The heads of `subjects`, in order (`None` for a subject without one), read in one
+    /// BatchGetItem per 100. A head another event holds right now is
+    /// `ConcurrentModification`.
+    async fn heads(&self, subjects: impl Iterator<Item = Subject>) -> Result<Vec<Option<Head>>, Error> {
+        let Some(table) = self.table else {
+            return Ok(Vec::new());
+        };
+        let keys: Vec<String> = subjects.map(|s| s.0).collect();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // BatchGetItem refuses a key asked twice (a group both listed and deferred).
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        let heads = table.heads(&unique).await?;
+        let now = millis(now());
+        if heads.values().any(|head| held(head, now)) {
+            return Err(Error::ConcurrentModification {
+                operation: "ledger",
+                detail: "another event of a member or group this request decides is being applied; retry later".into(),
+            });
+        }
+        Ok(keys.iter().map(|k| heads.get(k).cloned()).collect())
+    }
+}
+
+/// What finishing `ticket` with `outcome` writes to the subject's head. The claim makes
+/// the finish the head's only writer, so its maps are rebuilt from the claimed head.
+fn head_change(ticket: &Ticket, outcome: &Outcome) -> HeadChange {
+    let order = &ticket.order;
+    let head = &ticket.head;
+    let mut change = HeadChange::default();
+    if ticket.subject.is_group() {
+        let newest = head.order.iter().chain([order]).max().cloned().unwrap_or_default();
+        change.set.push(("order", Field::Text(newest)));
+        let decided = outcome
+            .decisions
+            .iter()
+            .map(|(name, member)| (map_key(name), (order.clone(), *member)));
+        let members: HashMap<String, (String, bool)> = if outcome.replace {
+            change.set.push(("replaced", Field::Text(order.clone())));
+            // A replace decides every member: what it keeps are its own members and the
+            // newer decisions it left alone; everyone else is out as of this replace.
+            head.members
+                .iter()
+                .filter(|(_, (decided, _))| decided > order)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .chain(decided.filter(|(_, (_, member))| *member))
+                .collect()
+        } else {
+            let mut members = head.members.clone();
+            for (key, decision) in decided {
+                if members.get(&key).is_none_or(|(d, _)| d < order) {
+                    members.insert(key, decision);
+                }
+            }
+            members
+        };
+        change.set.push((
+            "members",
+            Field::Map(
+                members
+                    .into_iter()
+                    .map(|(k, (o, member))| {
+                        (
+                            k,
+                            Field::Map(vec![("o".into(), Field::Text(o)), ("in".into(), Field::Bool(member))]),
+                        )
+                    })
+                    .collect(),
+            ),
+        ));
+    } else {
+        user_change(&mut change, head, order, outcome);
+    }
+    change
+}
+
+/// A person's head after `outcome` at `order`: each fact (attributes, existence, mark,
+/// leave, groups) is set only when this event is newer than the one that decided it.
+fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &Outcome) {
+    let older = |decided: Option<&String>| decided.is_none_or(|d| d < order);
+    let decide = |name, value| {
+        (
+            name,
+            Field::Map(vec![
+                ("o".into(), Field::Text(order.clone())),
+                ("v".into(), Field::Bool(value)),
+            ]),
+        )
+    };
+    if older(head.order.as_ref()) {
+        change.set.push(("order", Field::Text(order.clone())));
+        if let Some(state) = outcome.state {
+            change.set.push(("state", Field::Text(state.to_owned())));
+        }
+    }
+    let left_older = older(head.left.as_ref());
+    match outcome.state {
+        Some("active") => {
+            if outcome.attributes && older(head.attrs.as_ref()) {
+                change.set.push(("attrs", Field::Text(order.clone())));
+            }
+            if older(head.exists.as_ref().map(|(o, _)| o)) {
+                change.set.push(decide("exists", true));
+            }
+            if older(head.mark.as_ref().map(|(o, _)| o)) {
+                change.set.push(decide("mark", false));
+            }
+            if left_older {
+                let mut joins = head.joins.clone();
+                for group in &outcome.joined {
+                    if older(joins.get(group)) {
+                        joins.insert(group.clone(), order.clone());
+                    }
+                }
+                change.set.push((
+                    "joins",
+                    Field::Map(joins.into_iter().map(|(k, o)| (k, Field::Text(o))).collect()),
+                ));
+            }
+        }
+        Some(state) => {
+            if left_older {
+                change.set.push(("left", Field::Text(order.clone())));
+                let joins = head.joins.iter().filter(|(_, o)| *o > order);
+                change.set.push((
+                    "joins",
+                    Field::Map(joins.map(|(k, o)| (k.clone(), Field::Text(o.clone()))).collect()),
+                ));
+                change.remove.extend(
+                    head.deferred
+                        .iter()
+                        .filter(|d| &d.order <= order)
+                        .map(|d| d.attribute.clone()),
+                );
+            }
+            let (fact, current) = if state == "deleted" {
+                ("exists", &head.exists)
+            } else {
+                ("mark", &head.mark)
+            };
+            if older(current.as_ref().map(|(o, _)| o)) {
+                change.set.push(decide(fact, state != "deleted"));
+            }
+        }
+        None => {}
     }
 }
 

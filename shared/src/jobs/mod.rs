@@ -69,10 +69,13 @@ impl Function {
             ],
             // CreateGroup and CreateGroupMembership are the revoke's mark (the leavers
             // group and the membership in it).
+            // DescribeGroup names the groups of a leave older than a re-hire, for their
+            // roster decisions (ledger).
             Self::OffboardUser => &[
                 "CreateGroup",
                 "CreateGroupMembership",
                 "DeleteGroupMembership",
+                "DescribeGroup",
                 "DeleteUser",
                 "GetGroupId",
                 "GetGroupMembershipId",
@@ -102,9 +105,12 @@ impl Function {
     /// TransactWriteItems needs the actions of its parts (PutItem, UpdateItem).
     pub const fn ledger_actions(self) -> &'static [&'static str] {
         match self {
-            // A roster reads its members' heads to skip later leavers.
-            Self::SyncGroup => &["BatchGetItem", "GetItem", "PutItem", "UpdateItem"],
-            Self::OnboardUser | Self::OffboardUser => &["GetItem", "PutItem", "UpdateItem"],
+            // Every function reads other subjects' heads (a roster its members', a person's
+            // event their groups') for newer decisions about the same memberships
+            // (docs/contract.md, "Memberships").
+            Self::SyncGroup | Self::OnboardUser | Self::OffboardUser => {
+                &["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]
+            }
         }
     }
 }

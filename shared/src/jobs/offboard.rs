@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::fence::Fence;
+use super::ledger::{Claimed, Ledger, Subject};
 use crate::identitystore::IdentityStore;
 use crate::{Config, Deadline, Error, OffboardMode, OffboardRequest, OffboardResult, OffboardStatus};
 
@@ -13,6 +14,7 @@ pub(crate) struct Offboarding<'a> {
     pub(crate) store: &'a IdentityStore,
     pub(crate) config: &'a Config,
     pub(crate) fence: Fence<'a>,
+    pub(crate) ledger: Ledger<'a>,
 }
 
 impl Offboarding<'_> {
@@ -22,8 +24,33 @@ impl Offboarding<'_> {
     ///
     /// Memberships go first, so a failure half-way leaves a user without access rather
     /// than a deleted user with dangling memberships, and a retry finishes the job.
-    pub(crate) async fn run(&self, deadline: Deadline, request: OffboardRequest) -> Result<OffboardResult, Error> {
+    ///
+    /// With the ledger, a leave older than a newer event of the person applies only
+    /// what no newer event decided: nothing after a newer leave or delete; after a newer
+    /// onboard-user (a re-hire), only the removal of memberships decided before it.
+    pub(crate) async fn run(
+        &self,
+        deadline: Deadline,
+        request: OffboardRequest,
+        claimed: Option<Claimed>,
+    ) -> Result<OffboardResult, Error> {
         let OffboardRequest { user_name, mode } = request;
+        if let Some(claimed) = &claimed {
+            if claimed.deleted_later() || (mode == OffboardMode::Revoke && claimed.left_later()) {
+                return Ok(OffboardResult::nothing(user_name, OffboardStatus::Stale));
+            }
+            let rehired = match mode {
+                OffboardMode::Revoke => claimed.overtaken(),
+                OffboardMode::Delete => claimed.exists_later(),
+            };
+            if rehired {
+                // After the same event's revoke, nothing is left that this leave decides.
+                if claimed.left_by_this_event() {
+                    return Ok(OffboardResult::nothing(user_name, OffboardStatus::Stale));
+                }
+                return self.before_rehire(deadline, user_name, claimed).await;
+            }
+        }
         let Some(user_id) = self.store.user_id(deadline, &user_name).await? else {
             tracing::info!("no such user; nothing to offboard");
             return Ok(OffboardResult::nothing(user_name, OffboardStatus::NotFound));
@@ -90,6 +117,81 @@ impl Offboarding<'_> {
             user_name,
             user_id: Some(user_id),
             status,
+            removed_memberships: group_ids.len(),
+            group_ids,
+        })
+    }
+
+    /// A leave older than the person's re-hire: the person stays (unmarked), and only
+    /// the memberships that no event after the leave decided go. Each membership's group
+    /// is named (DescribeGroup) to read its roster decisions.
+    async fn before_rehire(
+        &self,
+        deadline: Deadline,
+        user_name: String,
+        claimed: &Claimed,
+    ) -> Result<OffboardResult, Error> {
+        let Some(user_id) = self.store.user_id(deadline, &user_name).await? else {
+            return Ok(OffboardResult::nothing(user_name, OffboardStatus::Stale));
+        };
+        let fence = self.fence.group_id(deadline, false).await?;
+        let listed: Vec<_> = self
+            .store
+            .memberships_of_user(deadline, &user_id)
+            .await?
+            .into_iter()
+            .filter(|m| Some(&m.group_id) != fence.as_ref() && !claimed.joined_later(&m.group_id))
+            .collect();
+        let names: Vec<Option<String>> = stream::iter(&listed)
+            .map(|m| async move {
+                Ok::<_, Error>(
+                    self.store
+                        .describe_group(deadline, &m.group_id)
+                        .await?
+                        .and_then(|(name, _)| name),
+                )
+            })
+            .buffered(self.config.write_concurrency)
+            .try_collect()
+            .await?;
+        let asked: Vec<(Subject, String)> = names
+            .iter()
+            .map(|name| {
+                (
+                    Subject::group(name.as_deref().unwrap_or_default()),
+                    claimed.order.clone(),
+                )
+            })
+            .collect();
+        let decisions = if asked.is_empty() {
+            Vec::new()
+        } else {
+            self.ledger.group_decisions(&user_name, &asked).await?
+        };
+        let gone: Vec<_> = listed
+            .into_iter()
+            .zip(decisions)
+            .filter(|(_, decision)| !decision.as_ref().is_some_and(|d| d.member))
+            .map(|(m, _)| m)
+            .collect();
+        stream::iter(&gone)
+            .map(|m| self.store.delete_membership(deadline, &m.membership_id))
+            .buffer_unordered(self.config.write_concurrency)
+            .try_collect::<()>()
+            .await?;
+        let group_ids: Vec<String> = gone.into_iter().map(|m| m.group_id).collect();
+        tracing::info!(
+            user_id,
+            removed_memberships = group_ids.len(),
+            "leave older than a re-hire applied"
+        );
+        if group_ids.is_empty() {
+            return Ok(OffboardResult::nothing(user_name, OffboardStatus::Stale));
+        }
+        Ok(OffboardResult {
+            user_name,
+            user_id: Some(user_id),
+            status: OffboardStatus::Revoked,
             removed_memberships: group_ids.len(),
             group_ids,
         })

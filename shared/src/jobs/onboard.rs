@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::fence::Fence;
+use super::ledger::{Claimed, Ledger, Subject};
 use super::unique;
 use crate::contract::user::convergence;
 use crate::identitystore::{Ensured, IdentityStore};
@@ -13,11 +14,27 @@ use crate::{Config, Deadline, Error, GroupOutcome, OnboardRequest, OnboardResult
 /// `UserStatus` of a user an administrator disabled.
 const DISABLED: &str = "DISABLED";
 
+/// What an onboarding applies, after the ledger: every fact a newer event decided
+/// stands (attributes, the mark, each membership).
+struct Ordered {
+    /// The requested groups to ensure.
+    groups: Vec<String>,
+    /// Requested groups a newer event decided the person is not in.
+    superseded: Vec<String>,
+    /// Converge the attributes (no newer onboard-user's were applied).
+    attributes: bool,
+    /// A newer revoke, applied before the user existed, still has to mark it.
+    marked_later: bool,
+    /// Group ids of rosters that listed the person before the user existed.
+    deferred: Vec<String>,
+}
+
 /// The job, over the service's store and configuration.
 pub(crate) struct Onboarding<'a> {
     pub(crate) store: &'a IdentityStore,
     pub(crate) config: &'a Config,
     pub(crate) fence: Fence<'a>,
+    pub(crate) ledger: Ledger<'a>,
 }
 
 impl Onboarding<'_> {
@@ -26,10 +43,27 @@ impl Onboarding<'_> {
     /// Create-first: a joiner costs CreateUser plus, per group, GetGroupId and
     /// CreateGroupMembership. An existing user surfaces as a uniqueness conflict and is
     /// converged with at most one UpdateUser.
-    pub(crate) async fn run(&self, deadline: Deadline, request: OnboardRequest) -> Result<OnboardResult, Error> {
+    ///
+    /// With the ledger, it applies only what no newer event decided (see [`Ordered`]).
+    pub(crate) async fn run(
+        &self,
+        deadline: Deadline,
+        request: OnboardRequest,
+        claimed: Option<Claimed>,
+    ) -> Result<OnboardResult, Error> {
         let OnboardRequest { user, groups } = request;
         let groups = unique(groups.unwrap_or_default());
         self.fence.refuse("groups", &groups)?;
+        let Some(ordered) = self.ordered(claimed.as_ref(), &user.user_name, groups).await? else {
+            return Ok(OnboardResult::skipped(user.user_name, OnboardStatus::Stale));
+        };
+        let Ordered {
+            groups,
+            superseded,
+            attributes,
+            marked_later,
+            deferred,
+        } = ordered;
 
         // With group creation off, a missing group must fail the request before any write.
         let known_groups = if self.config.create_missing_groups {
@@ -54,6 +88,8 @@ impl Onboarding<'_> {
         let ensured = self.store.create_user(deadline, &user).await?;
         let (status, updated_attributes, user_status) = match &ensured {
             Ensured::Created(_) => (OnboardStatus::Created, Vec::new(), None),
+            // A newer onboard-user's attributes stand.
+            Ensured::Existing(_) if !attributes => (OnboardStatus::Unchanged, Vec::new(), None),
             Ensured::Existing(id) => {
                 let stored = self
                     .store
@@ -81,17 +117,25 @@ impl Onboarding<'_> {
             );
         }
 
-        // Onboarding an existing user says the person is active: a revoke's mark goes.
+        // Onboarding an existing user says the person is active: a revoke's mark goes,
+        // unless the revoke is newer than this event (applied before the user existed,
+        // it could not mark it then).
         let unmark = async {
             match &ensured {
+                _ if marked_later => self.fence.mark(deadline, &user_id).await.map(|_| false),
                 Ensured::Existing(_) => self.fence.unmark(deadline, &user_id).await,
                 Ensured::Created(_) => Ok(false),
             }
         };
-        let ((groups, group_ids), unmarked) = futures_util::try_join!(
+        let ((mut groups, group_ids), unmarked) = futures_util::try_join!(
             self.ensure_memberships(deadline, &user_id, &ensured, groups, known_groups),
             unmark,
         )?;
+        groups.superseded = superseded;
+        // Rosters that listed the person before the user existed.
+        for group_id in &deferred {
+            self.store.create_membership(deadline, group_id, &user_id).await?;
+        }
         // `status` is about the user's attributes; the mark is a membership.
         if unmarked {
             tracing::info!(user_id, "leaver mark removed");
@@ -104,7 +148,73 @@ impl Onboarding<'_> {
             updated_attributes,
             groups,
             group_ids,
+            applied_attributes: attributes,
         })
+    }
+
+    /// What the ledger leaves this onboarding to do; `None` when nothing (`stale`).
+    /// Without the ledger (or a time), everything.
+    async fn ordered(
+        &self,
+        claimed: Option<&Claimed>,
+        user_name: &str,
+        groups: Vec<String>,
+    ) -> Result<Option<Ordered>, Error> {
+        let Some(claimed) = claimed else {
+            return Ok(Some(Ordered {
+                groups,
+                superseded: Vec::new(),
+                attributes: true,
+                marked_later: false,
+                deferred: Vec::new(),
+            }));
+        };
+        // A newer delete decided the person is gone.
+        if claimed.deleted_later() {
+            return Ok(None);
+        }
+        let deferred = claimed.deferred_joins();
+        let asked: Vec<(Subject, String)> = groups
+            .iter()
+            .map(|g| (Subject::group(g), claimed.order.clone()))
+            .chain(deferred.iter().map(|(group, _, order)| (group.clone(), order.clone())))
+            .collect();
+        let decisions = if asked.is_empty() {
+            Vec::new()
+        } else {
+            self.ledger.group_decisions(user_name, &asked).await?
+        };
+        let (requested, later) = decisions.split_at(groups.len().min(decisions.len()));
+        // A newer leave took every group away; a newer roster event took this one.
+        let left_later = claimed.left_later();
+        let mut kept = Vec::new();
+        let mut superseded = Vec::new();
+        for (group, decision) in groups.into_iter().zip(requested.iter().chain(std::iter::repeat(&None))) {
+            if left_later || decision.as_ref().is_some_and(|d| !d.member) {
+                superseded.push(group);
+            } else {
+                kept.push(group);
+            }
+        }
+        // A roster's decision taken before the user existed holds unless a newer one of
+        // the group, or a newer leave, overrode it.
+        let deferred: Vec<String> = deferred
+            .into_iter()
+            .zip(later)
+            .filter(|((_, _, order), decision)| decision.is_none() && !claimed.left_after(order))
+            .map(|((_, group_id, _), _)| group_id)
+            .collect();
+        let attributes = !claimed.attributes_newer();
+        if !attributes && kept.is_empty() && deferred.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Ordered {
+            groups: kept,
+            superseded,
+            attributes,
+            marked_later: self.fence.is_on() && claimed.marked_later(),
+            deferred,
+        }))
     }
 
     async fn group_ids(&self, deadline: Deadline, names: &[String]) -> Result<Vec<Option<String>>, Error> {

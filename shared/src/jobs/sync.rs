@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::fence::Fence;
-use super::ledger::Ledger;
+use super::ledger::{Claimed, Ledger, newest};
 use super::unique;
 use crate::identitystore::{Ensured, IdentityStore, Membership, PAGE_SIZE};
 use crate::{Config, Deadline, Error, GroupSpec, SyncMode, SyncRequest, SyncResult, SyncStatus};
@@ -24,8 +24,8 @@ pub(crate) struct Roster<'a> {
     pub(crate) fence: Fence<'a>,
     pub(crate) store_size: &'a StoreSize,
     pub(crate) ledger: Ledger<'a>,
-    /// The roster event's order key when the ledger claimed the group for it.
-    pub(crate) order: Option<String>,
+    /// The ledger's claim on the group for this roster event.
+    pub(crate) claimed: Option<Claimed>,
 }
 
 /// How listed userNames are turned into user ids.
@@ -114,8 +114,7 @@ impl Roster<'_> {
             }
         },)?;
         if existing.is_none() && mode == SyncMode::Remove {
-            result.status = SyncStatus::NotFound;
-            return Ok(result);
+            return Ok(self.remove_from_missing_group(&names, result));
         }
         let ((description_update, current, directory), marked) = futures_util::try_join!(
             self.survey(
@@ -127,21 +126,24 @@ impl Roster<'_> {
             ),
             self.fence.marked(deadline, fence.as_deref()),
         )?;
+        let mut plan = diff(mode, &names, &directory, &current, &marked);
+        let named_removals = self
+            .keep_newer_decisions(
+                deadline,
+                (existing.as_deref(), mode),
+                (&names, &directory, &marked),
+                &current,
+                &mut plan,
+                &mut result,
+            )
+            .await?;
         let Diff {
-            mut to_add,
+            to_add,
             to_remove,
             unresolved,
             leavers,
             leaver_removals,
-        } = diff(mode, &names, &directory, &current, &marked);
-        // An old roster never adds someone whose own newer event (a leaver's) was applied.
-        if let Some(order) = self.order.as_deref().filter(|_| !to_add.is_empty()) {
-            let names: Vec<&str> = to_add.iter().map(|(name, _)| name.as_str()).collect();
-            let superseded = self.ledger.superseded(order, &names).await?;
-            to_add.retain(|(name, _)| !superseded.contains(name));
-            result.superseded = superseded.into_iter().collect();
-            result.superseded.sort();
-        }
+        } = plan;
         result.unresolved = unresolved;
         result.leavers = leavers;
         result.leavers.sort();
@@ -154,7 +156,7 @@ impl Roster<'_> {
         result.group_id.clone_from(&existing);
 
         if dry_run {
-            result.removed = self.removed_names(deadline, &current, &to_remove).await?;
+            result.removed = self.removed(deadline, named_removals, &current, &to_remove).await?;
             result.status = SyncStatus::Planned;
             return Ok(result);
         }
@@ -166,7 +168,7 @@ impl Roster<'_> {
         // Naming the removed members (DescribeUser) uses another API than the writes, so
         // the two run side by side.
         let (removed, (added, applied)) = futures_util::join!(
-            self.removed_names(deadline, &current, &to_remove),
+            self.removed(deadline, named_removals, &current, &to_remove),
             self.apply(deadline, &group_id, &to_add, &to_remove),
         );
         // Adds that landed are checked against the marks even when the sync failed: a
@@ -199,6 +201,17 @@ impl Roster<'_> {
         Ok(result)
     }
 
+    /// A remove of a group that does not exist: `notFound`, and still a decision for
+    /// the ledger, so that an older onboarding listing the group does not add these
+    /// people when it arrives after this remove.
+    fn remove_from_missing_group(&self, names: &[String], mut result: SyncResult) -> SyncResult {
+        if self.claimed.is_some() {
+            result.decisions = names.iter().map(|name| (name.clone(), false)).collect();
+        }
+        result.status = SyncStatus::NotFound;
+        result
+    }
+
     /// The group's id, creating it (with the description) when missing, and writing a
     /// description that differs.
     async fn ensure_group(
@@ -228,9 +241,25 @@ impl Roster<'_> {
         Ok(group_id)
     }
 
-    /// userNames of the members a plan removes, sorted. Those not listed in the request
-    /// are named by DescribeUser, unless the store was listed.
-    async fn removed_names(
+    /// userNames of the members a plan removes, sorted: the ones already `known`, or
+    /// [`Self::removal_names`].
+    async fn removed(
+        &self,
+        deadline: Deadline,
+        known: Option<Vec<String>>,
+        current: &[Membership],
+        to_remove: &[(&str, Option<String>)],
+    ) -> Result<Vec<String>, Error> {
+        let names = match known {
+            Some(names) => names,
+            None => self.removal_names(deadline, current, to_remove).await?,
+        };
+        Ok(sorted(names))
+    }
+
+    /// userNames of the members a plan removes, in plan order. Those not listed in the
+    /// request are named by DescribeUser, unless the store was listed.
+    async fn removal_names(
         &self,
         deadline: Deadline,
         current: &[Membership],
@@ -241,7 +270,7 @@ impl Roster<'_> {
             .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
             .collect();
         let user_of = &user_of;
-        let mut names: Vec<String> = stream::iter(to_remove)
+        stream::iter(to_remove)
             .map(|(membership, name)| async move {
                 if let Some(name) = name {
                     return Ok(name.clone());
@@ -257,9 +286,94 @@ impl Roster<'_> {
             })
             .buffered(self.config.write_concurrency)
             .try_collect()
-            .await?;
-        names.sort();
-        Ok(names)
+            .await
+    }
+
+    /// With the ledger: leaves every membership that an event newer than this roster
+    /// decided as that event left it. A listed member is not added when a newer event
+    /// decided they are not a member (a later leave, a later roster event removing
+    /// them), and a member is not removed when a newer event decided they are (a later
+    /// onboard-user listing the group, a later add); those are `superseded`. A listed
+    /// person no user has yet gets the decision on their head, for their hire to apply.
+    /// The roster's own decisions go to the ledger with the result. Returns the names
+    /// of the removals kept, which deciding needed first.
+    async fn keep_newer_decisions(
+        &self,
+        deadline: Deadline,
+        (group_id, mode): (Option<&str>, SyncMode),
+        (names, directory, marked): (&[String], &Directory, &HashSet<String>),
+        current: &[Membership],
+        plan: &mut Diff<'_>,
+        result: &mut SyncResult,
+    ) -> Result<Option<Vec<String>>, Error> {
+        let Some(claimed) = &self.claimed else {
+            return Ok(None);
+        };
+        let Diff {
+            to_add,
+            to_remove,
+            unresolved,
+            leavers,
+            ..
+        } = plan;
+        let removal_names = self.removal_names(deadline, current, to_remove).await?;
+        let considered: Vec<&str> = to_add
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .chain(removal_names.iter().map(String::as_str))
+            .chain(unresolved.iter().map(String::as_str))
+            .chain(leavers.iter().map(String::as_str))
+            .collect();
+        let mine = if considered.is_empty() {
+            HashMap::new()
+        } else {
+            self.ledger
+                .member_decisions(&claimed.order, group_id, &considered)
+                .await?
+        };
+        let newer = |name: &str| newest(claimed.member_decision(name), mine.get(name).cloned());
+        let mut superseded = HashSet::new();
+        to_add.retain(|(name, _)| {
+            let keep = newer(name).is_none_or(|d| d.member);
+            if !keep {
+                superseded.insert(name.clone());
+            }
+            keep
+        });
+        let user_of: HashMap<&str, &str> = current
+            .iter()
+            .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
+            .collect();
+        let mut kept_names = Vec::new();
+        for (removal, name) in std::mem::take(to_remove).into_iter().zip(removal_names) {
+            // A marked leaver's membership goes whatever the order: that is the fence.
+            let leaver = user_of.get(removal.0).is_some_and(|id| marked.contains(*id));
+            if leaver || newer(&name).is_none_or(|d| !d.member) {
+                to_remove.push(removal);
+                kept_names.push(name);
+            } else {
+                superseded.insert(name);
+            }
+        }
+        let member = mode != SyncMode::Remove;
+        // A listed marked leaver stays out (the fence); if the roster is newer than the
+        // leave, the person's re-hire, delivered late, applies the decision.
+        let fenced = leavers.iter().filter(|_| member);
+        result.deferred = unresolved
+            .iter()
+            .chain(fenced)
+            .filter(|name| newer(name).is_none())
+            .map(|name| (name.clone(), member))
+            .collect();
+        result.decisions = names
+            .iter()
+            .filter(|name| directory.id_of(name).is_some_and(|id| !marked.contains(id)) && !superseded.contains(*name))
+            .map(|name| (name.clone(), member))
+            .chain(result.deferred.iter().cloned())
+            .collect();
+        result.superseded = superseded.into_iter().collect();
+        result.superseded.sort();
+        Ok(Some(kept_names))
     }
 
     /// Adds and removes go to different APIs with separate quotas, so each has its own
@@ -430,6 +544,11 @@ struct Diff<'a> {
     leavers: Vec<String>,
     /// How many of `to_remove` are marked leavers.
     leaver_removals: usize,
+}
+
+fn sorted(mut names: Vec<String>) -> Vec<String> {
+    names.sort();
+    names
 }
 
 /// The plan. `marked` holds the users the leavers fence keeps out: in a replace or an

@@ -466,3 +466,98 @@ fn sha256_hex(text: &str) -> String {
             hex
         })
 }
+
+/// Counts the ledger's DynamoDB calls by operation (the `X-Amz-Target` each request
+/// carries), through an interceptor on the real client.
+#[derive(Debug, Clone, Default)]
+struct LedgerCalls(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_dynamodb::config::Intercept for LedgerCalls {
+    fn name(&self) -> &'static str {
+        "LedgerCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let target = context.request().headers().get("x-amz-target").unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+        self.0.lock().expect("not poisoned").push(operation);
+        Ok(())
+    }
+}
+
+impl LedgerCalls {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("not poisoned"))
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn each_event_costs_the_ledger_calls_the_contract_states() {
+    let world = World::start().await;
+    let calls = LedgerCalls::default();
+    let counted =
+        aws_sdk_dynamodb::Client::from_conf(world.ledger.config().to_builder().interceptor(calls.clone()).build());
+    let service = world.bench.service(|_| {}).with_ledger(counted, TABLE);
+    let mut figures = Vec::new();
+    let mut step = async |label: &str, result: Result<Value, Error>, expected: &[&str]| {
+        let made = calls.take();
+        let identity_store = world.bench.counters().await.total();
+        world.bench.count_from_now().await;
+        figures.push(format!("{label}: {made:?}, {identity_store} Identity Store call(s)"));
+        assert_eq!(made, expected, "{label}: {result:?}");
+        identity_store
+    };
+
+    let joiner = onboard(&service, envelope("e-1", "2026-11-01T09:00:00Z", hire("Engineer", &[]))).await;
+    step("a joiner without groups", joiner, &["UpdateItem", "TransactWriteItems"]).await;
+    let moved = envelope(
+        "e-2",
+        "2026-11-02T09:00:00Z",
+        hire("Senior Engineer", &["Engineering", "Platform"]),
+    );
+    let mover = onboard(&service, moved.clone()).await;
+    step(
+        "a mover with two groups",
+        mover,
+        &["UpdateItem", "BatchGetItem", "TransactWriteItems"],
+    )
+    .await;
+    let again = onboard(&service, moved).await;
+    assert_eq!(again.as_ref().unwrap()["status"], "duplicate");
+    let made = step("its redelivery", again, &["UpdateItem", "GetItem", "UpdateItem"]).await;
+    assert_eq!(made, 0, "a duplicate makes no Identity Store call");
+    let late = onboard(&service, envelope("e-0", "2026-10-30T09:00:00Z", hire("Intern", &[]))).await;
+    assert_eq!(late.as_ref().unwrap()["status"], "stale");
+    let made = step("an older hire", late, &["UpdateItem", "GetItem", "UpdateItem"]).await;
+    assert_eq!(made, 0, "a stale event makes no Identity Store call");
+
+    let names: Vec<String> = (0..150).map(|i| format!("member.{i:03}")).collect();
+    for name in &names {
+        world.bench.user(name).await;
+    }
+    world.bench.count_from_now().await;
+    let roster = sync(
+        &service,
+        envelope(
+            "r-1",
+            "2026-11-03T09:00:00Z",
+            json!({ "group": { "displayName": "Everyone" }, "members": names, "mode": "add" }),
+        ),
+    )
+    .await;
+    step(
+        "a roster adding 150 members",
+        roster,
+        &["UpdateItem", "BatchGetItem", "BatchGetItem", "TransactWriteItems"],
+    )
+    .await;
+    let leaver = offboard(&service, envelope("l-1", "2026-11-04T09:00:00Z", leave("revoke"))).await;
+    step("a leaver", leaver, &["UpdateItem", "TransactWriteItems"]).await;
+    eprintln!("ledger calls per event: {figures:#?}");
+}
