@@ -289,7 +289,9 @@ impl Roster<'_> {
             .await
     }
 
-    /// With the ledger: leaves every membership that an event newer than this roster
+    /// Settles the plan before any write. Names the members it would remove when that
+    /// decides anything (returned, in plan order), and keeps those that are listed in
+    /// another case (see [`keep_case_variants`]). With the ledger: leaves every membership that an event newer than this roster
     /// decided as that event left it. A listed member is not added when a newer event
     /// decided they are not a member (a later leave, a later roster event removing
     /// them), and a member is not removed when a newer event decided they are (a later
@@ -306,8 +308,22 @@ impl Roster<'_> {
         plan: &mut Diff<'_>,
         result: &mut SyncResult,
     ) -> Result<Option<Vec<String>>, Error> {
-        let Some(claimed) = &self.claimed else {
+        // Looked up one by one, a listed name the service does not find in that case may
+        // still be a member's in another: such a member stays, as a listing (compared
+        // without regard to case) would have kept it.
+        let case_check = mode == SyncMode::Replace
+            && directory.by_id.is_none()
+            && !plan.unresolved.is_empty()
+            && !plan.to_remove.is_empty();
+        if self.claimed.is_none() && !case_check {
             return Ok(None);
+        }
+        let mut removal_names = self.removal_names(deadline, current, &plan.to_remove).await?;
+        if case_check {
+            keep_case_variants(plan, &mut removal_names, current, marked);
+        }
+        let Some(claimed) = &self.claimed else {
+            return Ok(Some(removal_names));
         };
         let Diff {
             to_add,
@@ -316,7 +332,6 @@ impl Roster<'_> {
             leavers,
             ..
         } = plan;
-        let removal_names = self.removal_names(deadline, current, to_remove).await?;
         let considered: Vec<&str> = to_add
             .iter()
             .map(|(name, _)| name.as_str())
@@ -518,15 +533,27 @@ impl Roster<'_> {
                     .zip(ids)
                     .filter_map(|(n, id)| Some((n, id?)))
                     .collect();
-                Ok(Directory { by_name, by_id: None })
+                Ok(Directory {
+                    by_name,
+                    folded: HashMap::new(),
+                    by_id: None,
+                })
             }
             Resolution::ListUsers => {
                 let users = self.store.list_users(deadline).await?;
                 self.store_size.0.store(users.len(), Ordering::Relaxed);
                 let by_id = users.iter().cloned().collect();
+                let mut folded: HashMap<String, Option<String>> = HashMap::new();
+                for (id, name) in &users {
+                    folded
+                        .entry(name.to_lowercase())
+                        .and_modify(|shared| *shared = None)
+                        .or_insert_with(|| Some(id.clone()));
+                }
                 let by_name = users.into_iter().map(|(id, name)| (name, id)).collect();
                 Ok(Directory {
                     by_name,
+                    folded,
                     by_id: Some(by_id),
                 })
             }
@@ -544,6 +571,36 @@ struct Diff<'a> {
     leavers: Vec<String>,
     /// How many of `to_remove` are marked leavers.
     leaver_removals: usize,
+}
+
+/// Drops from `plan` the removals of unmarked members whose userName is a listed,
+/// unresolved name in another case, and those names from `unresolved` (kept members).
+fn keep_case_variants(
+    plan: &mut Diff<'_>,
+    removal_names: &mut Vec<String>,
+    current: &[Membership],
+    marked: &HashSet<String>,
+) {
+    let listed: HashSet<String> = plan.unresolved.iter().map(|n| n.to_lowercase()).collect();
+    let user_of: HashMap<&str, &str> = current
+        .iter()
+        .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
+        .collect();
+    let mut kept = HashSet::new();
+    let mut names = std::mem::take(removal_names).into_iter();
+    plan.to_remove.retain(|(membership, _)| {
+        let name = names.next().unwrap_or_default();
+        let folded = name.to_lowercase();
+        let leaver = user_of.get(membership).is_some_and(|id| marked.contains(*id));
+        if !leaver && listed.contains(&folded) {
+            kept.insert(folded);
+            false
+        } else {
+            removal_names.push(name);
+            true
+        }
+    });
+    plan.unresolved.retain(|n| !kept.contains(&n.to_lowercase()));
 }
 
 fn sorted(mut names: Vec<String>) -> Vec<String> {
@@ -610,12 +667,18 @@ fn diff<'a>(
 /// userName ↔ user id, as far as the chosen resolution learned it.
 struct Directory {
     by_name: HashMap<String, String>,
+    /// A listing's userNames lowercased, for the names that no other user's lowercase
+    /// form shares: the function's own comparison ignores case (the contract).
+    folded: HashMap<String, Option<String>>,
     by_id: Option<HashMap<String, String>>,
 }
 
 impl Directory {
     fn id_of(&self, name: &str) -> Option<&str> {
-        self.by_name.get(name).map(String::as_str)
+        self.by_name
+            .get(name)
+            .or_else(|| self.folded.get(&name.to_lowercase())?.as_ref())
+            .map(String::as_str)
     }
 
     fn name_of(&self, id: &str) -> Option<&str> {

@@ -27,7 +27,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 use turnstile::Service;
 use turnstile_emulator::moto::Moto;
-use turnstile_emulator::{FaultConfig, FaultSpec};
+use turnstile_emulator::{FaultConfig, FaultSpec, ThrottleShape};
 use turnstile_reliability::people::{self, GROUPS};
 use turnstile_reliability::{Emu, Function, Snapshot, deliver, sizing};
 
@@ -238,6 +238,8 @@ fn faults(seed: u64) -> FaultConfig {
             throttle_probability: 0.06,
             error_probability: 0.04,
             conflict_probability: 0.04,
+            // As the real service throttles: HTTP 400, no hint, no request id.
+            throttle_shape: ThrottleShape::Captured,
             ..FaultSpec::default()
         },
         operations: BTreeMap::new(),

@@ -4,7 +4,8 @@
 //! syncs (replace, add, remove; some dry runs; both event forms) over 30 people and 12
 //! groups is delivered twice, one event after the other: to an emulator without faults
 //! (the reference) and to one whose faults change before every event (throttling bursts
-//! with and without RetryAfterSeconds, InternalServerException, latency,
+//! with and without RetryAfterSeconds, half of them shaped exactly like the throttle
+//! captured from the real service (HTTP 400, "Rate exceeded", no hint, no request id), InternalServerException, latency,
 //! CONCURRENT_MODIFICATION conflicts, a token-bucket rate limit). Each event is
 //! re-invoked, as EventBridge or a Step Functions `Retry` would, for as long as it fails
 //! with a retryable error. The final stores must be equal: users with their attributes,
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use turnstile_emulator::{FaultConfig, FaultSpec};
+use turnstile_emulator::{FaultConfig, FaultSpec, ThrottleShape};
 use turnstile_reliability::harness::kind;
 use turnstile_reliability::people::{self, GROUPS};
 use turnstile_reliability::{Emu, Function, deliver, logs, sizing};
@@ -160,6 +161,9 @@ fn faults(rng: &mut fastrand::Rng) -> FaultConfig {
         error_probability: *pick(rng, &[0.0, 0.03, 0.07]),
         conflict_probability: *pick(rng, &[0.0, 0.05, 0.1]),
         latency_ms: *pick(rng, &[0, 0, 1, 3]),
+        // Half the events see throttles exactly as captured from the service (no
+        // RetryAfterSeconds, no request id), half the fuller shape.
+        throttle_shape: *pick(rng, &[ThrottleShape::Captured, ThrottleShape::Detailed]),
         ..FaultSpec::default()
     };
     let mut burst = base.clone();
