@@ -120,7 +120,13 @@ impl Emulator {
             options.state_file.clone(),
             options.seed,
         ));
-        let listener = TcpListener::bind(options.bind).await?;
+        // The address in the error: a second emulator on a busy port says where.
+        let listener = TcpListener::bind(options.bind).await.map_err(|error| {
+            std::io::Error::new(
+                error.kind(),
+                format!("the emulator cannot listen on {}: {error}", options.bind),
+            )
+        })?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel();
         let app = server::router(shared);

@@ -115,7 +115,8 @@ async fn main() -> std::io::Result<()> {
         plain_uuid_ids: args.plain_uuid_ids,
         idempotent_deletes: args.idempotent_deletes,
     })
-    .await?;
+    .await
+    .inspect_err(|error| tracing::error!(%error, "identity store emulator not started"))?;
     // Scripts wait for this line and read the address from it.
     tracing::info!(endpoint = %emulator.endpoint(), "identity store emulator listening");
     shutdown_signal().await;

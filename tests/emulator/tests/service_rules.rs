@@ -1048,3 +1048,16 @@ async fn a_user_status_and_the_network_configuration_survive_a_restart_from_the_
         .unwrap_err();
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn a_second_emulator_on_a_busy_port_fails_naming_the_address() {
+    let first = Emulator::start(Options::default()).await.expect("the first starts");
+    let error = Emulator::start(Options {
+        bind: first.addr,
+        ..Options::default()
+    })
+    .await
+    .expect_err("the port is taken");
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+    assert!(error.to_string().contains(&first.addr.to_string()), "{error}");
+}
