@@ -4,67 +4,137 @@
 
 use aws_sdk_identitystore::operation::create_user::builders::CreateUserFluentBuilder;
 use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
+use aws_sdk_identitystore::types::builders::{AddressBuilder, EmailBuilder, NameBuilder, PhoneNumberBuilder};
 use aws_sdk_identitystore::types::{Address, AttributeOperation, Email, Name, PhoneNumber};
 use aws_smithy_types::Document;
 
-use crate::contract::user::{Change, Value};
+use crate::contract::user::{ATTRIBUTES, Attribute, Change, Items, Value};
 use crate::{AddressSpec, ContactSpec, NameSpec, UserSpec};
 
-/// CreateUser with every attribute the request gives.
-pub(super) fn create(request: CreateUserFluentBuilder, user: &UserSpec) -> CreateUserFluentBuilder {
-    let n = &user.name;
-    request
-        .user_name(&user.user_name)
-        .display_name(&user.display_name)
-        .name(
-            Name::builder()
-                .given_name(&n.given_name)
-                .family_name(&n.family_name)
-                .set_middle_name(n.middle_name.clone())
-                .set_formatted(n.formatted.clone())
-                .set_honorific_prefix(n.honorific_prefix.clone())
-                .set_honorific_suffix(n.honorific_suffix.clone())
-                .build(),
-        )
-        .set_nick_name(user.nick_name.clone())
-        .set_profile_url(user.profile_url.clone())
-        .set_emails(user.emails.as_ref().map(|list| list.iter().map(email).collect()))
-        .set_addresses(user.addresses.as_ref().map(|list| list.iter().map(address).collect()))
-        .set_phone_numbers(user.phone_numbers.as_ref().map(|list| list.iter().map(phone).collect()))
-        .set_user_type(user.user_type.clone())
-        .set_title(user.title.clone())
-        .set_preferred_language(user.preferred_language.clone())
-        .set_locale(user.locale.clone())
-        .set_timezone(user.timezone.clone())
+type Create = CreateUserFluentBuilder;
+type Setter<B, V> = fn(B, Option<V>) -> B;
+
+/// CreateUser's setter of each single-valued text attribute of [`ATTRIBUTES`], by its
+/// request field.
+const TEXT_SETTERS: &[(&str, Setter<Create, String>)] = &[
+    ("displayName", Create::set_display_name),
+    ("nickName", Create::set_nick_name),
+    ("profileUrl", Create::set_profile_url),
+    ("userType", Create::set_user_type),
+    ("title", Create::set_title),
+    ("preferredLanguage", Create::set_preferred_language),
+    ("locale", Create::set_locale),
+    ("timezone", Create::set_timezone),
+];
+
+const NAME_SETTERS: &[(&str, Setter<NameBuilder, String>)] = &[
+    ("givenName", NameBuilder::set_given_name),
+    ("familyName", NameBuilder::set_family_name),
+    ("middleName", NameBuilder::set_middle_name),
+    ("formatted", NameBuilder::set_formatted),
+    ("honorificPrefix", NameBuilder::set_honorific_prefix),
+    ("honorificSuffix", NameBuilder::set_honorific_suffix),
+];
+
+/// The SDK's item types by the keys UpdateUser takes inside an item.
+const EMAIL_SETTERS: &[(&str, Setter<EmailBuilder, String>)] =
+    &[("Value", EmailBuilder::set_value), ("Type", EmailBuilder::set_type)];
+const PHONE_SETTERS: &[(&str, Setter<PhoneNumberBuilder, String>)] = &[
+    ("Value", PhoneNumberBuilder::set_value),
+    ("Type", PhoneNumberBuilder::set_type),
+];
+const ADDRESS_SETTERS: &[(&str, Setter<AddressBuilder, String>)] = &[
+    ("StreetAddress", AddressBuilder::set_street_address),
+    ("Locality", AddressBuilder::set_locality),
+    ("Region", AddressBuilder::set_region),
+    ("PostalCode", AddressBuilder::set_postal_code),
+    ("Country", AddressBuilder::set_country),
+    ("Formatted", AddressBuilder::set_formatted),
+    ("Type", AddressBuilder::set_type),
+];
+
+/// The setter `table` has for `key`; every attribute of the table has one (a test
+/// walks them all).
+fn setter<B, V>(table: &[(&str, Setter<B, V>)], key: &str) -> Setter<B, V> {
+    table.iter().find(|(k, _)| *k == key).map_or_else(
+        || panic!("no CreateUser setter for the attribute {key}"),
+        |(_, set)| *set,
+    )
 }
 
-fn email(c: &ContactSpec) -> Email {
-    Email::builder()
-        .value(&c.value)
-        .set_type(c.kind.clone())
-        .set_primary(c.primary)
-        .build()
+/// How to build one SDK item type: its builder, its field setters (by UpdateUser key),
+/// its `Primary` setter and its build.
+type ItemShape<'a, B, O> = (
+    fn() -> B,
+    &'a [(&'a str, Setter<B, String>)],
+    Setter<B, bool>,
+    fn(B) -> O,
+);
+
+/// The items of a multi-valued attribute, each built field by field from `setters`.
+fn items<T, B, O>(
+    items: &Items<T>,
+    user: &UserSpec,
+    (new, setters, primary, build): ItemShape<'_, B, O>,
+) -> Option<Vec<O>> {
+    let built = (items.get)(user)?.iter().map(|item| {
+        let builder = items.fields.iter().fold(new(), |b, f| {
+            setter(setters, f.api_key)(b, (f.text.get)(item).map(str::to_owned))
+        });
+        build(primary(builder, (items.primary)(item)))
+    });
+    Some(built.collect())
 }
 
-fn phone(c: &ContactSpec) -> PhoneNumber {
-    PhoneNumber::builder()
-        .value(&c.value)
-        .set_type(c.kind.clone())
-        .set_primary(c.primary)
-        .build()
-}
-
-fn address(a: &AddressSpec) -> Address {
-    Address::builder()
-        .set_street_address(a.street_address.clone())
-        .set_locality(a.locality.clone())
-        .set_region(a.region.clone())
-        .set_postal_code(a.postal_code.clone())
-        .set_country(a.country.clone())
-        .set_formatted(a.formatted.clone())
-        .set_type(a.kind.clone())
-        .set_primary(a.primary)
-        .build()
+/// CreateUser with every attribute the request gives, walking [`ATTRIBUTES`].
+pub(super) fn create(request: Create, user: &UserSpec) -> Create {
+    ATTRIBUTES.iter().fold(
+        request.user_name(&user.user_name),
+        |request, attribute| match attribute {
+            Attribute::Text(t) => setter(TEXT_SETTERS, t.field)(request, (t.get)(user).map(str::to_owned)),
+            Attribute::Name(parts) => request.name(
+                parts
+                    .iter()
+                    .fold(Name::builder(), |b, p| {
+                        setter(NAME_SETTERS, p.text.field)(b, (p.text.get)(&user.name).map(str::to_owned))
+                    })
+                    .build(),
+            ),
+            Attribute::Contacts(list) if list.field == "phoneNumbers" => request.set_phone_numbers(items(
+                list,
+                user,
+                (
+                    PhoneNumber::builder,
+                    PHONE_SETTERS,
+                    PhoneNumberBuilder::set_primary,
+                    PhoneNumberBuilder::build,
+                ),
+            )),
+            Attribute::Contacts(list) if list.field != "emails" => {
+                panic!("no CreateUser member for the attribute {}", list.field)
+            }
+            Attribute::Contacts(list) => request.set_emails(items(
+                list,
+                user,
+                (
+                    Email::builder,
+                    EMAIL_SETTERS,
+                    EmailBuilder::set_primary,
+                    EmailBuilder::build,
+                ),
+            )),
+            Attribute::Addresses(list) => request.set_addresses(items(
+                list,
+                user,
+                (
+                    Address::builder,
+                    ADDRESS_SETTERS,
+                    AddressBuilder::set_primary,
+                    AddressBuilder::build,
+                ),
+            )),
+        },
+    )
 }
 
 fn owned(value: Option<&str>) -> Option<String> {
@@ -206,6 +276,78 @@ mod tests {
         assert_eq!(email["Value"].as_string(), Some("alice.archer@platform.example.com"));
         assert_eq!(email["Type"].as_string(), Some("work"));
         assert_eq!(email["Primary"].as_bool(), Some(true));
+    }
+
+    #[test]
+    fn create_sets_every_attribute_of_the_table_from_a_user_that_has_them_all() {
+        let user: UserSpec = serde_json::from_value(serde_json::json!({
+            "userName": "una.ull", "displayName": "Una Ull", "nickName": "U", "profileUrl": "https://u.example",
+            "name": { "givenName": "Una", "familyName": "Ull", "middleName": "M", "formatted": "Una M Ull",
+                      "honorificPrefix": "Dr", "honorificSuffix": "II" },
+            "emails": [{ "value": "e", "type": "work", "primary": true }],
+            "phoneNumbers": [{ "value": "p", "type": "mobile", "primary": false }],
+            "addresses": [{ "streetAddress": "s", "locality": "l", "region": "r", "postalCode": "c",
+                            "country": "GB", "formatted": "f", "type": "home", "primary": true }],
+            "userType": "Employee", "title": "T", "preferredLanguage": "en", "locale": "en-GB",
+            "timezone": "Europe/London"
+        }))
+        .unwrap();
+        let client = testing::client(&[]);
+
+        let input = super::create(client.create_user(), &user);
+        let input = input.as_input();
+
+        let texts = [
+            input.get_user_name(),
+            input.get_display_name(),
+            input.get_nick_name(),
+            input.get_profile_url(),
+            input.get_user_type(),
+            input.get_title(),
+            input.get_preferred_language(),
+            input.get_locale(),
+            input.get_timezone(),
+        ];
+        assert!(texts.iter().all(|t| t.is_some()), "{input:?}");
+        let name = input.get_name().as_ref().unwrap();
+        assert_eq!(
+            (name.given_name(), name.middle_name(), name.honorific_suffix()),
+            (Some("Una"), Some("M"), Some("II"))
+        );
+        let email = &input.get_emails().as_ref().unwrap()[0];
+        assert_eq!(
+            (email.value(), email.r#type(), email.primary()),
+            (Some("e"), Some("work"), true)
+        );
+        let phone = &input.get_phone_numbers().as_ref().unwrap()[0];
+        assert_eq!((phone.value(), phone.r#type()), (Some("p"), Some("mobile")));
+        let address = &input.get_addresses().as_ref().unwrap()[0];
+        assert_eq!(
+            (
+                address.street_address(),
+                address.postal_code(),
+                address.r#type(),
+                address.primary()
+            ),
+            (Some("s"), Some("c"), Some("home"), true)
+        );
+        // And read back as stored, nothing is left to converge.
+        let stored = out::described_user("u", "una.ull")
+            .set_display_name(input.get_display_name().clone())
+            .set_name(input.get_name().clone())
+            .set_nick_name(input.get_nick_name().clone())
+            .set_profile_url(input.get_profile_url().clone())
+            .set_emails(input.get_emails().clone())
+            .set_phone_numbers(input.get_phone_numbers().clone())
+            .set_addresses(input.get_addresses().clone())
+            .set_user_type(input.get_user_type().clone())
+            .set_title(input.get_title().clone())
+            .set_preferred_language(input.get_preferred_language().clone())
+            .set_locale(input.get_locale().clone())
+            .set_timezone(input.get_timezone().clone())
+            .build()
+            .unwrap();
+        assert_eq!(plan(&user, &stored), (Vec::new(), Vec::new()));
     }
 
     #[test]
