@@ -56,6 +56,10 @@ pub(crate) struct Head {
     /// Users: roster decisions about the person taken while no user had the userName
     /// (a roster delivered before the hire), for the hire to apply.
     pub(crate) deferred: Vec<Deferred>,
+    /// Users: `(group id, order key)` of memberships a delete took with the user, for
+    /// the re-hire to restore those that a roster event newer than the delete decided
+    /// (`r_<group id>`).
+    pub(crate) restore: Vec<(String, String)>,
     /// Groups: the order key of the newest finished `replace`.
     pub(crate) replaced: Option<String>,
     /// Groups: member key → (order key, member or not) of the newest roster decision
@@ -78,7 +82,7 @@ pub(crate) struct Deferred {
 /// What finishing an event changes on its subject's head, besides ending the claim.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct HeadChange {
-    pub(crate) set: Vec<(&'static str, Field)>,
+    pub(crate) set: Vec<(String, Field)>,
     pub(crate) remove: Vec<String>,
 }
 
@@ -161,6 +165,10 @@ fn head_of(item: Option<&HashMap<String, AttributeValue>>) -> Head {
                     member: *entry.get("in")?.as_bool().ok()?,
                 })
             })
+            .collect(),
+        restore: item
+            .iter()
+            .filter_map(|(name, v)| Some((name.strip_prefix("r_")?.to_owned(), v.as_s().ok()?.clone())))
             .collect(),
         joins: map("joins")
             .into_iter()
@@ -376,7 +384,7 @@ impl LedgerTable {
             expression.push_str(if i == 0 { " SET " } else { ", " });
             let _infallible = write!(expression, "#s{i} = :s{i}");
             head = head
-                .expression_attribute_names(format!("#s{i}"), *name)
+                .expression_attribute_names(format!("#s{i}"), name)
                 .expression_attribute_values(format!(":s{i}"), value(field));
         }
         let head = head.update_expression(expression);

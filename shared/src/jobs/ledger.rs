@@ -75,6 +75,13 @@ pub(crate) struct Decision {
     pub(crate) member: bool,
 }
 
+impl Decision {
+    /// The order key of the event that decided it.
+    pub(crate) fn order(&self) -> &str {
+        &self.order
+    }
+}
+
 /// The newer of two decisions (a tie goes to membership: the onboard-user that made a
 /// person active also decided the groups it listed).
 pub(crate) fn newest(a: Option<Decision>, b: Option<Decision>) -> Option<Decision> {
@@ -155,6 +162,12 @@ impl Claimed {
     /// A user's claim: a newer onboard-user listed the group (by id).
     pub(crate) fn joined_later(&self, group_id: &str) -> bool {
         self.newer(self.head.joins.get(group_id))
+    }
+
+    /// A user's claim: memberships a delete took with the user, `(group id, the
+    /// delete's order key)`.
+    pub(crate) fn taken_by_delete(&self) -> &[(String, String)] {
+        &self.head.restore
     }
 
     /// A user's claim: rosters' decisions that the person is a member, taken while no
@@ -570,20 +583,24 @@ fn head_change(ticket: &Ticket, outcome: &Outcome) -> HeadChange {
     let mut change = HeadChange::default();
     if ticket.subject.is_group() {
         let newest = head.order.iter().chain([order]).max().cloned().unwrap_or_default();
-        change.set.push(("order", Field::Text(newest)));
+        change.set.push(("order".to_owned(), Field::Text(newest)));
         let decided = outcome
             .decisions
             .iter()
             .map(|(name, member)| (map_key(name), (order.clone(), *member)));
         let members: HashMap<String, (String, bool)> = if outcome.replace {
-            change.set.push(("replaced", Field::Text(order.clone())));
+            change.set.push(("replaced".to_owned(), Field::Text(order.clone())));
             // A replace decides every member: what it keeps are its own members and the
             // newer decisions it left alone; everyone else is out as of this replace.
-            head.members
-                .iter()
-                .filter(|(_, (decided, _))| decided > order)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .chain(decided.filter(|(_, (_, member))| *member))
+            // A newer decision it left alone stands over its own.
+            decided
+                .filter(|(_, (_, member))| *member)
+                .chain(
+                    head.members
+                        .iter()
+                        .filter(|(_, (decided, _))| decided > order)
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                )
                 .collect()
         } else {
             let mut members = head.members.clone();
@@ -595,7 +612,7 @@ fn head_change(ticket: &Ticket, outcome: &Outcome) -> HeadChange {
             members
         };
         change.set.push((
-            "members",
+            "members".to_owned(),
             Field::Map(
                 members
                     .into_iter()
@@ -618,9 +635,9 @@ fn head_change(ticket: &Ticket, outcome: &Outcome) -> HeadChange {
 /// leave, groups) is set only when this event is newer than the one that decided it.
 fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &Outcome) {
     let older = |decided: Option<&String>| decided.is_none_or(|d| d < order);
-    let decide = |name, value| {
+    let decide = |name: &str, value| {
         (
-            name,
+            name.to_owned(),
             Field::Map(vec![
                 ("o".into(), Field::Text(order.clone())),
                 ("v".into(), Field::Bool(value)),
@@ -628,16 +645,20 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
         )
     };
     if older(head.order.as_ref()) {
-        change.set.push(("order", Field::Text(order.clone())));
+        change.set.push(("order".to_owned(), Field::Text(order.clone())));
         if let Some(state) = outcome.state {
-            change.set.push(("state", Field::Text(state.to_owned())));
+            change.set.push(("state".to_owned(), Field::Text(state.to_owned())));
         }
     }
     let left_older = older(head.left.as_ref());
     match outcome.state {
         Some("active") => {
+            // The re-hire has decided what to restore of them.
+            change
+                .remove
+                .extend(head.restore.iter().map(|(group, _)| format!("r_{group}")));
             if outcome.attributes && older(head.attrs.as_ref()) {
-                change.set.push(("attrs", Field::Text(order.clone())));
+                change.set.push(("attrs".to_owned(), Field::Text(order.clone())));
             }
             if older(head.exists.as_ref().map(|(o, _)| o)) {
                 change.set.push(decide("exists", true));
@@ -653,17 +674,17 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
                     }
                 }
                 change.set.push((
-                    "joins",
+                    "joins".to_owned(),
                     Field::Map(joins.into_iter().map(|(k, o)| (k, Field::Text(o))).collect()),
                 ));
             }
         }
         Some(state) => {
             if left_older {
-                change.set.push(("left", Field::Text(order.clone())));
+                change.set.push(("left".to_owned(), Field::Text(order.clone())));
                 let joins = head.joins.iter().filter(|(_, o)| *o > order);
                 change.set.push((
-                    "joins",
+                    "joins".to_owned(),
                     Field::Map(joins.map(|(k, o)| (k.clone(), Field::Text(o.clone()))).collect()),
                 ));
                 change.remove.extend(
@@ -671,6 +692,14 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
                         .iter()
                         .filter(|d| &d.order <= order)
                         .map(|d| d.attribute.clone()),
+                );
+            }
+            if state == "deleted" {
+                change.set.extend(
+                    outcome
+                        .group_ids
+                        .iter()
+                        .map(|group| (format!("r_{group}"), Field::Text(order.clone()))),
                 );
             }
             let (fact, current) = if state == "deleted" {

@@ -55,11 +55,13 @@ impl Function {
         match self {
             // The user, its groups and memberships; GetGroupMembershipId and
             // DeleteGroupMembership also take a re-hired leaver's mark away.
+            // DescribeGroup names the groups a delete took with the user (ledger).
             Self::OnboardUser => &[
                 "CreateGroup",
                 "CreateGroupMembership",
                 "CreateUser",
                 "DeleteGroupMembership",
+                "DescribeGroup",
                 "DescribeUser",
                 "GetGroupId",
                 "GetGroupMembershipId",

@@ -54,7 +54,10 @@ impl Onboarding<'_> {
         let OnboardRequest { user, groups } = request;
         let groups = unique(groups.unwrap_or_default());
         self.fence.refuse("groups", &groups)?;
-        let Some(ordered) = self.ordered(claimed.as_ref(), &user.user_name, groups).await? else {
+        let Some(ordered) = self
+            .ordered(deadline, claimed.as_ref(), &user.user_name, groups)
+            .await?
+        else {
             return Ok(OnboardResult::skipped(user.user_name, OnboardStatus::Stale));
         };
         let Ordered {
@@ -152,10 +155,36 @@ impl Onboarding<'_> {
         })
     }
 
+    /// `(group id, display name, order key)` of each group that still exists.
+    async fn named_groups(
+        &self,
+        deadline: Deadline,
+        groups: &[(String, String)],
+    ) -> Result<Vec<(String, String, String)>, Error> {
+        let named: Vec<Option<String>> = stream::iter(groups)
+            .map(|(id, _)| async move {
+                Ok::<_, Error>(
+                    self.store
+                        .describe_group(deadline, id)
+                        .await?
+                        .and_then(|(name, _)| name),
+                )
+            })
+            .buffered(self.config.write_concurrency)
+            .try_collect()
+            .await?;
+        Ok(groups
+            .iter()
+            .zip(named)
+            .filter_map(|((id, order), name)| Some((id.clone(), name?, order.clone())))
+            .collect())
+    }
+
     /// What the ledger leaves this onboarding to do; `None` when nothing (`stale`).
     /// Without the ledger (or a time), everything.
     async fn ordered(
         &self,
+        deadline: Deadline,
         claimed: Option<&Claimed>,
         user_name: &str,
         groups: Vec<String>,
@@ -174,10 +203,18 @@ impl Onboarding<'_> {
             return Ok(None);
         }
         let deferred = claimed.deferred_joins();
+        // Memberships a delete took with the user that a roster newer than the delete
+        // decided (delivered before the delete): named to read their groups' heads.
+        let taken = self.named_groups(deadline, claimed.taken_by_delete()).await?;
         let asked: Vec<(Subject, String)> = groups
             .iter()
             .map(|g| (Subject::group(g), claimed.order.clone()))
             .chain(deferred.iter().map(|(group, _, order)| (group.clone(), order.clone())))
+            .chain(
+                taken
+                    .iter()
+                    .map(|(_, name, order)| (Subject::group(name), order.clone())),
+            )
             .collect();
         let decisions = if asked.is_empty() {
             Vec::new()
@@ -185,6 +222,7 @@ impl Onboarding<'_> {
             self.ledger.group_decisions(user_name, &asked).await?
         };
         let (requested, later) = decisions.split_at(groups.len().min(decisions.len()));
+        let (later, taken_decisions) = later.split_at(deferred.len().min(later.len()));
         // A newer leave took every group away; a newer roster event took this one.
         let left_later = claimed.left_later();
         let mut kept = Vec::new();
@@ -198,12 +236,23 @@ impl Onboarding<'_> {
         }
         // A roster's decision taken before the user existed holds unless a newer one of
         // the group, or a newer leave, overrode it.
-        let deferred: Vec<String> = deferred
+        let mut deferred: Vec<String> = deferred
             .into_iter()
             .zip(later)
             .filter(|((_, _, order), decision)| decision.is_none() && !claimed.left_after(order))
             .map(|((_, group_id, _), _)| group_id)
             .collect();
+        deferred.extend(
+            taken
+                .into_iter()
+                .zip(taken_decisions)
+                .filter(|(_, decision)| {
+                    decision
+                        .as_ref()
+                        .is_some_and(|d| d.member && !claimed.left_after(d.order()))
+                })
+                .map(|((group_id, _, _), _)| group_id),
+        );
         let attributes = !claimed.attributes_newer();
         if !attributes && kept.is_empty() && deferred.is_empty() {
             return Ok(None);
