@@ -78,6 +78,10 @@ def _tail(log: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
+def _logs(work: Path) -> str:
+    return "\n".join(f"--- {p.name} (last lines)\n{_tail(p)}" for p in sorted(work.glob("*.log")))
+
+
 def _post(url: str, body: object, timeout: float) -> tuple[int, str]:
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
     try:
@@ -212,7 +216,10 @@ def report(moto_endpoint):
         reached = sorted(set().union(*(infra.binaries_reached(m) for m in infra.state_machines())))
         for name, url in watchers.items():
             for function in reached:
-                status, body = _post(f"{url}/2015-03-31/functions/{function}/invocations", [], timeout=900)
+                try:
+                    status, body = _post(f"{url}/2015-03-31/functions/{function}/invocations", [], timeout=600)
+                except OSError as e:
+                    pytest.fail(f"{name}/{function}: the watcher did not start the function ({e}):\n{_logs(work)}")
                 assert status in (200, 500) and "errorType" in body, f"{name}/{function} warm-up: {status} {body}"
 
         definitions = {}
@@ -246,8 +253,7 @@ def report(moto_endpoint):
         elapsed = time.monotonic() - started
         sys.stderr.write(done.stderr)
         if done.returncode != 0:
-            logs = "\n".join(f"--- {p.name}\n{_tail(p)}" for p in sorted(work.glob("*.log")))
-            pytest.fail(f"the harness failed ({done.returncode}):\n{done.stderr}\n{logs}")
+            pytest.fail(f"the harness failed ({done.returncode}):\n{done.stderr}\n{_logs(work)}")
         result = json.loads((work / "report.json").read_text())
         if os.environ.get("WORKFLOWS_REPORT"):
             # A copy of the harness's report, to read when a scenario fails.
