@@ -42,8 +42,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# wait_for_port PORT: waits until the process just started (the last in `pids`) listens
+# on 127.0.0.1:PORT. A process that exits first (a busy port, say) is an error naming the
+# address, and so is a port that answers while the process is gone: something else has it.
 wait_for_port() {
+  local pid=${pids[-1]}
   for _ in $(seq 1 300); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "the server for 127.0.0.1:$1 exited before it listened (is the port busy?); its log follows" >&2
+      return 1
+    fi
     if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
     sleep 0.2
   done

@@ -239,7 +239,11 @@ impl Onboarding<'_> {
         let mut deferred: Vec<String> = deferred
             .into_iter()
             .zip(later)
-            .filter(|((_, _, order), decision)| decision.is_none() && !claimed.left_after(order))
+            // Only a decision taken after this event: an older roster saw the person as
+            // they were then (not hired yet, or marked), which this event does not undo.
+            .filter(|((_, _, order), decision)| {
+                decision.is_none() && *order > claimed.order && !claimed.left_after(order)
+            })
             .map(|((_, group_id, _), _)| group_id)
             .collect();
         deferred.extend(
@@ -247,12 +251,18 @@ impl Onboarding<'_> {
                 .into_iter()
                 .zip(taken_decisions)
                 .filter(|(_, decision)| {
-                    decision
-                        .as_ref()
-                        .is_some_and(|d| d.member && !claimed.left_after(d.order()))
+                    decision.as_ref().is_some_and(|d| {
+                        d.member && d.order() > claimed.order.as_str() && !claimed.left_after(d.order())
+                    })
                 })
                 .map(|((group_id, _, _), _)| group_id),
         );
+        // A person a newer revoke marked stays out of every group: waiting decisions are
+        // for the re-hire that takes the mark off, never for an older event.
+        let marked_later = self.fence.is_on() && claimed.marked_later();
+        if marked_later || left_later {
+            deferred.clear();
+        }
         let attributes = !claimed.attributes_newer();
         if !attributes && kept.is_empty() && deferred.is_empty() {
             return Ok(None);
@@ -261,7 +271,7 @@ impl Onboarding<'_> {
             groups: kept,
             superseded,
             attributes,
-            marked_later: self.fence.is_on() && claimed.marked_later(),
+            marked_later,
             deferred,
         }))
     }

@@ -561,3 +561,50 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
     step("a leaver", leaver, &["UpdateItem", "TransactWriteItems"]).await;
     eprintln!("ledger calls per event: {figures:#?}");
 }
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_stale_hire_of_a_revoked_leaver_never_applies_a_roster_the_fence_kept_out() {
+    let world = World::start().await;
+    let service = world
+        .bench
+        .service(|config| config.leavers_group = Some("turnstile-leavers".into()))
+        .with_ledger(world.ledger.clone(), TABLE);
+    onboard(
+        &service,
+        envelope("hire-1", "2026-11-02T09:00:00Z", hire("Engineer", &["Engineering"])),
+    )
+    .await
+    .unwrap();
+    offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
+        .await
+        .unwrap();
+    // HR still lists the leaver in a roster after the revoke: the fence keeps them out.
+    let roster = sync(
+        &service,
+        envelope(
+            "r-1",
+            "2026-11-21T08:00:00Z",
+            json!({ "group": { "displayName": "Platform" }, "members": ["dana.diaz"], "mode": "add" }),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(roster["leavers"], json!(["dana.diaz"]), "{roster}");
+    world.bench.count_from_now().await;
+
+    // An older hire, redriven: nothing of it is left to apply, the roster's included.
+    let late = onboard(
+        &service,
+        envelope("hire-0", "2026-11-01T09:00:00Z", hire("Engineer", &["Platform"])),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(late["status"], "stale", "{late}");
+    assert_eq!(world.bench.counters().await.total(), 0, "no Identity Store call");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["turnstile-leavers".to_owned()])
+    );
+}
