@@ -88,6 +88,7 @@ async fn joiner_mover_roster_and_leavers_run_through_cargo_lambda_against_the_em
             "userId": alice,
             "userName": "alice.archer",
             "status": "updated",
+            "userStatus": "ENABLED",
             "updatedAttributes": ["emails", "title"],
             "groups": { "added": ["Platform"], "alreadyMember": ["Engineering", "All Staff"], "created": ["Platform"] }
         })
