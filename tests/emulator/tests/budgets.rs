@@ -187,3 +187,53 @@ async fn a_replace_into_a_missing_group_costs_at_most_its_budget() {
         counters.total()
     );
 }
+
+#[tokio::test]
+async fn under_throttles_shaped_like_the_real_service_a_joiner_does_the_same_work_within_its_budget() {
+    // The captured throttle: HTTP 400, "Rate exceeded", no RetryAfterSeconds and no
+    // request id. The functions back off on their own and retry; the calls that got
+    // through are still the budget's.
+    let bench = Bench::start().await;
+    let groups = ["g1", "g2", "g3", "g4"];
+    for g in groups {
+        bench.group(g).await;
+    }
+    let service = bench.service(|config| {
+        config.retry.base_delay = std::time::Duration::from_millis(2);
+        config.retry.max_delay = std::time::Duration::from_millis(20);
+        config.retry.max_attempts = 20;
+    });
+    bench
+        .admin
+        .set_faults(&turnstile_emulator::FaultConfig {
+            seed: 7,
+            default: turnstile_emulator::FaultSpec {
+                throttle_probability: 0.3,
+                throttle_shape: turnstile_emulator::ThrottleShape::Captured,
+                ..turnstile_emulator::FaultSpec::default()
+            },
+            operations: std::collections::BTreeMap::new(),
+        })
+        .await
+        .expect("faults are set");
+    bench.count_from_now().await;
+
+    let result = service
+        .onboard(Deadline::unbounded(), turnstile::decode(joiner(&groups)).unwrap())
+        .await
+        .unwrap();
+
+    assert_eq!(result.groups.added.len(), 4);
+    let counters = bench.counters().await;
+    let throttled: u64 = counters
+        .operations
+        .values()
+        .filter_map(|outcomes| outcomes.get("ThrottlingException"))
+        .sum();
+    assert!(throttled > 0, "throttles were injected: {counters:?}");
+    assert!(
+        counters.total() - throttled <= 1 + 2 * 4,
+        "{} calls through, {throttled} throttled: {counters:?}",
+        counters.total() - throttled
+    );
+}
