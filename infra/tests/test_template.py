@@ -1,5 +1,6 @@
 """The template's wiring that the other checks take for granted."""
 
+import re
 import tomllib
 
 import pytest
@@ -88,3 +89,44 @@ def test_the_ledger_table_is_kept_recoverable_encrypted_and_expires_only_history
     assert props["SSESpecification"] == {"SSEEnabled": True}
     # The attribute the functions write on event records (shared/src/jobs/ledger.rs).
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+def _evaluate(expression, parameters):
+    """Evaluates a rule assertion made of Fn::Not, Fn::Equals and Ref."""
+    if isinstance(expression, dict):
+        (function, argument), = expression.items()
+        if function == "Ref":
+            return parameters[argument]
+        if function == "Fn::Not":
+            return not _evaluate(argument[0], parameters)
+        if function == "Fn::Equals":
+            return _evaluate(argument[0], parameters) == _evaluate(argument[1], parameters)
+        raise AssertionError(f"unexpected function {function}")
+    return expression
+
+
+def test_a_published_event_source_equal_to_the_event_source_is_refused_at_deploy_time():
+    template = infra.template()
+    defaults = {name: p.get("Default") for name, p in template["Parameters"].items()}
+    assertions = [a["Assert"] for rule in template["Rules"].values() for a in rule["Assertions"]]
+
+    def allowed(**overrides):
+        parameters = {**defaults, **overrides}
+        return all(_evaluate(a, parameters) for a in assertions)
+
+    assert allowed()
+    assert not allowed(PublishedEventSource="com.example.hr", EventSource="com.example.hr")
+    assert allowed(PublishedEventSource="com.example.turnstile", EventSource="com.example.other")
+
+
+def test_a_leavers_group_of_only_whitespace_is_refused_at_deploy_time():
+    pattern = infra.template()["Parameters"]["LeaversGroup"]["AllowedPattern"]
+    # CloudFormation matches AllowedPattern against the whole value (Java regex); the
+    # lookahead and classes used here read the same in Python's re.
+    accepts = lambda value: re.fullmatch(pattern, value) is not None  # noqa: E731
+    assert accepts("")
+    assert accepts("turnstile-leavers")
+    assert accepts("Leavers (revoked)")
+    assert not accepts("   ")
+    assert not accepts("\t")
+    assert not accepts("bad\x01name")
