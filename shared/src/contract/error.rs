@@ -35,7 +35,7 @@ pub enum Error {
     #[error("{operation} met a concurrent modification: {detail}")]
     ConcurrentModification { operation: &'static str, detail: String },
     /// Server errors, timeouts and connection failures that outlived the retries.
-    #[error("{operation} failed: the Identity Store is unavailable: {detail}")]
+    #[error("{operation} failed: the service is unavailable: {detail}")]
     ServiceUnavailable { operation: &'static str, detail: String },
     /// The function's environment is wrong.
     #[error("configuration error: {0}")]
