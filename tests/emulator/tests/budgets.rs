@@ -25,13 +25,19 @@ fn joiner(groups: &[&str]) -> Value {
     })
 }
 
-#[tokio::test]
-async fn a_joiner_with_g_existing_groups_costs_at_most_1_plus_2g_calls() {
+/// A store holding these groups.
+async fn with_groups(groups: &[&str]) -> Bench {
     let bench = Bench::start().await;
-    let groups = ["g1", "g2", "g3", "g4"];
     for g in groups {
         bench.group(g).await;
     }
+    bench
+}
+
+#[tokio::test]
+async fn a_joiner_with_g_existing_groups_costs_at_most_1_plus_2g_calls() {
+    let groups = ["g1", "g2", "g3", "g4"];
+    let bench = with_groups(&groups).await;
     let service = bench.service(|_| {});
     bench.count_from_now().await;
 
@@ -193,11 +199,8 @@ async fn under_throttles_shaped_like_the_real_service_a_joiner_does_the_same_wor
     // The captured throttle: HTTP 400, "Rate exceeded", no RetryAfterSeconds and no
     // request id. The functions back off on their own and retry; the calls that got
     // through are still the budget's.
-    let bench = Bench::start().await;
     let groups = ["g1", "g2", "g3", "g4"];
-    for g in groups {
-        bench.group(g).await;
-    }
+    let bench = with_groups(&groups).await;
     let service = bench.service(|config| {
         config.retry.base_delay = std::time::Duration::from_millis(2);
         config.retry.max_delay = std::time::Duration::from_millis(20);
