@@ -58,6 +58,20 @@ async fn try_create_user(
         .map(|out| out.user_id)
 }
 
+/// DescribeUser of `user_id`, which must exist.
+async fn describe(
+    client: &Client,
+    user_id: &str,
+) -> aws_sdk_identitystore::operation::describe_user::DescribeUserOutput {
+    client
+        .describe_user()
+        .identity_store_id(STORE)
+        .user_id(user_id)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn create_user(client: &Client, user_name: &str, address: &str) -> String {
     try_create_user(client, user_name, address).await.expect("user created")
 }
@@ -163,13 +177,7 @@ async fn an_update_that_sets_another_users_email_is_refused_and_changes_nothing(
         error.into_service_error(),
         UpdateUserError::ConflictException(_)
     ));
-    let bob = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&bob)
-        .send()
-        .await
-        .unwrap();
+    let bob = describe(&client, &bob).await;
     assert_eq!(bob.emails()[0].value(), Some("bob@example.com"));
     assert_eq!(bob.title(), None);
     assert_eq!(bob.revision(), "1");
@@ -440,13 +448,7 @@ async fn with_case_insensitive_names_lookups_and_filters_ignore_case_and_values_
     assert_eq!(groups.len(), 1);
     assert_eq!(groups[0].display_name(), Some("Platform Engineers"));
 
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&alice)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &alice).await;
     assert_eq!(described.user_name(), Some("Alice.Archer"));
 }
 
@@ -760,25 +762,13 @@ async fn updating_the_identity_store_replaces_its_network_configuration_whole() 
 async fn a_new_user_is_enabled_and_an_operator_can_disable_it() {
     let (_emulator, client, admin) = start().await;
     let alice = create_user(&client, "alice", "alice@example.com").await;
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&alice)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &alice).await;
     assert_eq!(described.user_status(), Some(&UserStatus::Enabled));
     let listed = client.list_users().identity_store_id(STORE).send().await.unwrap();
     assert_eq!(listed.users()[0].user_status(), Some(&UserStatus::Enabled));
 
     assert_eq!(admin.set_user_status(&alice, "DISABLED").await.unwrap().status, 204);
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&alice)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &alice).await;
     assert_eq!(described.user_status(), Some(&UserStatus::Disabled));
     assert_eq!(described.revision(), "2", "disabling a user changes it");
     let listed = client.list_users().identity_store_id(STORE).send().await.unwrap();
@@ -792,23 +782,11 @@ async fn a_new_user_is_enabled_and_an_operator_can_disable_it() {
         .send()
         .await
         .unwrap();
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&alice)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &alice).await;
     assert_eq!(described.user_status(), Some(&UserStatus::Disabled));
 
     assert_eq!(admin.set_user_status(&alice, "ENABLED").await.unwrap().status, 204);
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&alice)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &alice).await;
     assert_eq!(described.user_status(), Some(&UserStatus::Enabled));
 
     assert_eq!(admin.set_user_status(&alice, "SUSPENDED").await.unwrap().status, 400);
@@ -845,13 +823,7 @@ async fn update_user_cannot_set_the_status_unless_the_flag_allows_it() {
         .send()
         .await
         .unwrap();
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&alice)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &alice).await;
     assert_eq!(described.user_status(), Some(&UserStatus::Disabled));
     let error = client
         .update_user()
@@ -882,13 +854,7 @@ async fn ids_are_prefixed_by_default_and_bare_uuids_when_asked() {
     let id = create_user(&client, "alice", "alice@example.com").await;
     assert_eq!(id.len(), 36, "{id}");
     assert_eq!(id.matches('-').count(), 4);
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&id)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &id).await;
     assert_eq!(described.user_id(), id);
 }
 
@@ -1023,13 +989,7 @@ async fn a_user_status_and_the_network_configuration_survive_a_restart_from_the_
     emulator.stop().await;
 
     let (_emulator, client, _) = start_with(options()).await;
-    let described = client
-        .describe_user()
-        .identity_store_id(STORE)
-        .user_id(&alice)
-        .send()
-        .await
-        .unwrap();
+    let described = describe(&client, &alice).await;
     assert_eq!(described.user_status(), Some(&UserStatus::Disabled));
     let store = client
         .describe_identity_store()
