@@ -265,10 +265,7 @@ impl Roster<'_> {
         current: &[Membership],
         to_remove: &[(&str, Option<String>)],
     ) -> Result<Vec<String>, Error> {
-        let user_of: HashMap<&str, &str> = current
-            .iter()
-            .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
-            .collect();
+        let user_of = users_of(current);
         let user_of = &user_of;
         stream::iter(to_remove)
             .map(|(membership, name)| async move {
@@ -355,10 +352,7 @@ impl Roster<'_> {
             }
             keep
         });
-        let user_of: HashMap<&str, &str> = current
-            .iter()
-            .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
-            .collect();
+        let user_of = users_of(current);
         let mut kept_names = Vec::new();
         for (removal, name) in std::mem::take(to_remove).into_iter().zip(removal_names) {
             // A marked leaver's membership goes whatever the order: that is the fence.
@@ -582,10 +576,7 @@ fn keep_case_variants(
     marked: &HashSet<String>,
 ) {
     let listed: HashSet<String> = plan.unresolved.iter().map(|n| n.to_lowercase()).collect();
-    let user_of: HashMap<&str, &str> = current
-        .iter()
-        .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
-        .collect();
+    let user_of = users_of(current);
     let mut kept = HashSet::new();
     let mut names = std::mem::take(removal_names).into_iter();
     plan.to_remove.retain(|(membership, _)| {
@@ -601,6 +592,14 @@ fn keep_case_variants(
         }
     });
     plan.unresolved.retain(|n| !kept.contains(&n.to_lowercase()));
+}
+
+/// Membership id → user id, for the plan's removals.
+fn users_of(current: &[Membership]) -> HashMap<&str, &str> {
+    current
+        .iter()
+        .map(|m| (m.membership_id.as_str(), m.user_id.as_str()))
+        .collect()
 }
 
 fn sorted(mut names: Vec<String>) -> Vec<String> {
