@@ -25,6 +25,7 @@ mod runtime;
 mod service;
 
 pub use config::Config;
+pub use contract::batch::Answer;
 pub use contract::error::{Error, ErrorType};
 pub use contract::event::{EventMeta, EventTime};
 pub use contract::request::{

@@ -9,9 +9,15 @@ use lambda_runtime::{LambdaEvent, LambdaInvocation, Runtime, service_fn};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use aws_lambda_events::event::sqs::SqsBatchResponse;
+use futures_util::stream::{self, StreamExt};
+use serde_json::Value;
+
+use crate::contract::batch::{self, Answer, Record};
 use crate::contract::redact::redact;
+use crate::contract::request::parse_json;
 use crate::jobs::{Function, Job, Offboard, Onboard, SyncGroup, running};
-use crate::{Error, Service, decode_json};
+use crate::{Deadline, Error, ErrorType, Service, decode_event};
 
 /// `lambda_runtime::run(handler)`, with the payload checked before the runtime decodes
 /// it (a macro, so that the runtime's many type parameters stay inferred).
@@ -64,8 +70,8 @@ pub async fn handle_function(
     function: Function,
     service: &Service,
     event: LambdaEvent<Box<RawValue>>,
-) -> Result<serde_json::Value, Error> {
-    fn json<T: serde::Serialize>(result: T) -> serde_json::Value {
+) -> Result<Value, Error> {
+    fn json<T: serde::Serialize>(result: T) -> Value {
         serde_json::to_value(result).expect("the contract's results serialize")
     }
     Ok(match function {
@@ -126,17 +132,69 @@ fn one_json_value(body: &[u8]) -> Result<(), String> {
         .map_err(|err| format!("the event is not one JSON value: {}", redact(&err.to_string())))
 }
 
-/// One invocation: decodes either event form from the raw payload (taken raw so that
-/// any payload's failure is the contract's `InvalidEvent`), then runs the job within
-/// the invocation's deadline.
-pub async fn handle<J: Job>(service: &Service, event: LambdaEvent<Box<RawValue>>) -> Result<J::Result, Error> {
+/// Records of one SQS batch applied at once. A batch is at most what the event source
+/// mapping's `BatchSize` says (10 in the template); the bound keeps a larger one from
+/// starting every job at the same moment, and pacing spaces their calls either way.
+const RECORDS_IN_FLIGHT: usize = 10;
+
+/// One invocation: decodes any of the contract's three event forms from the raw payload
+/// (taken raw so that any payload's failure is the contract's `InvalidEvent`), then runs
+/// the job within the invocation's deadline, once, or once per record of an SQS batch.
+pub async fn handle<J: Job>(service: &Service, event: LambdaEvent<Box<RawValue>>) -> Result<Answer<J::Result>, Error> {
     if let Ok(problem) = PAYLOAD_PROBLEM.try_with(Clone::clone) {
         if !problem.is_empty() {
             return Err(Error::InvalidEvent(problem));
         }
     }
     let deadline = service.deadline(&event.context);
-    let (request, meta): (J::Request, _) = decode_json(event.payload.get())?;
+    let payload = parse_json(event.payload.get())?;
+    match batch::records(&payload)? {
+        None => apply::<J>(service, deadline, payload).await.map(Answer::One),
+        Some(records) => Ok(Answer::Batch(each_record::<J>(service, deadline, records).await)),
+    }
+}
+
+/// One request (form 1 or 2), decoded and applied.
+async fn apply<J: Job>(service: &Service, deadline: Deadline, payload: Value) -> Result<J::Result, Error> {
+    let (request, meta): (J::Request, _) = decode_event(payload)?;
     // Boxed: the job's future is deep, and the runtime nests it further.
     running(J::FUNCTION, Box::pin(J::apply(service, deadline, &meta, request))).await
+}
+
+/// Applies every record of a batch on its own and names the ones that failed.
+///
+/// Records run side by side; two records about the same person or group then meet in
+/// the ledger, where one holds the subject and the other gets `ConcurrentModification`.
+/// That one is tried once more after the rest have finished, so that it is not sent back
+/// to wait out the queue's visibility timeout for a conflict within its own batch.
+async fn each_record<J: Job>(service: &Service, deadline: Deadline, records: Vec<Record>) -> SqsBatchResponse {
+    let attempt = |record: &Record| {
+        let payload = batch::body(record);
+        async move { apply::<J>(service, deadline, payload?).await }
+    };
+    let first: Vec<_> = stream::iter(&records)
+        .map(attempt)
+        .buffered(RECORDS_IN_FLIGHT)
+        .collect()
+        .await;
+    let mut response = SqsBatchResponse::default();
+    for (record, outcome) in records.iter().zip(first) {
+        let outcome = match outcome {
+            Err(error) if error.kind() == ErrorType::ConcurrentModification => attempt(record).await,
+            outcome => outcome,
+        };
+        let message_id = record.message_id.as_str();
+        match outcome {
+            Ok(result) => {
+                let result = serde_json::to_value(result).unwrap_or_default();
+                let status = result.get("status").and_then(Value::as_str).unwrap_or_default();
+                tracing::info!(message_id, status, "record applied");
+            }
+            Err(error) => {
+                tracing::warn!(message_id, error_type = error.error_type(), %error, "record failed");
+                response.add_failure(message_id);
+            }
+        }
+    }
+    response
 }

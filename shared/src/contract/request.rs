@@ -42,13 +42,17 @@ const RESERVED_NAMES: [&str; 2] = ["Administrator", "AWSAdministrators"];
 /// its recursion limit, say) is this function's `InvalidEvent`, not the runtime's own
 /// deserialization error, whose `errorType` would be a Rust type name.
 pub fn decode_json<T: DeserializeOwned + Validate>(text: &str) -> Result<(T, EventMeta), Error> {
-    let event: Value = serde_json::from_str(text).map_err(|err| {
+    decode_event(parse_json(text)?)
+}
+
+/// The payload as JSON, or `InvalidEvent`.
+pub(crate) fn parse_json(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|err| {
         Error::InvalidEvent(format!(
             "the event is not JSON this function can read: {}",
             redact(&err.to_string())
         ))
-    })?;
-    decode_event(event)
+    })
 }
 
 /// Turns a Lambda payload into a validated request: the `detail` of an EventBridge

@@ -608,3 +608,36 @@ async fn a_stale_hire_of_a_revoked_leaver_never_applies_a_roster_the_fence_kept_
         BTreeSet::from(["turnstile-leavers".to_owned()])
     );
 }
+
+/// An SQS batch event whose records carry `bodies` (message ids `m-0`, `m-1`, ...).
+fn sqs_batch(bodies: &[&Value]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| json!({"messageId": format!("m-{i}"), "body": body.to_string(), "eventSource": "aws:sqs"}))
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn one_batch_with_a_persons_events_in_any_order_and_twice_ends_as_the_newest_left_it() {
+    let world = World::start().await;
+    let service = world.service();
+    let update = envelope("update-1", "2026-11-10T09:00:00Z", hire("Lead", &["Engineering"]));
+    let hire = envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &["Engineering"]));
+    // Applied side by side, the three meet in the ledger; whichever waits is tried again
+    // after the others, so none needs the queue to deliver it again.
+    let answer = onboard(&service, sqs_batch(&[&update, &hire, &update])).await.unwrap();
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    assert_eq!(world.title("dana.diaz").await.as_deref(), Some("Lead"));
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Engineering".to_owned()])
+    );
+    // Delivered again (a redrive): each is a duplicate or stale, and nothing changes.
+    world.bench.count_from_now().await;
+    let answer = onboard(&service, sqs_batch(&[&hire, &update])).await.unwrap();
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    assert_eq!(world.bench.counters().await.writes(), 0);
+}

@@ -13,6 +13,7 @@ pub mod people;
 pub mod runtime_api;
 pub mod sizing;
 pub mod snapshot;
+pub mod sqs;
 
 pub use harness::{Delivery, Emu, Function, Outcome, deliver, invoke, invoke_raw, runtime_payload, test_config};
 pub use snapshot::Snapshot;
