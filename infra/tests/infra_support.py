@@ -76,6 +76,22 @@ def parameter_defaults() -> dict[str, Any]:
     }
 
 
+def routing_modes() -> list[str]:
+    """The RoutingMode parameter's allowed values."""
+    return list(template()["Parameters"]["RoutingMode"]["AllowedValues"])
+
+
+def deployment_parameters(mode: str) -> dict[str, Any]:
+    """The parameters of a deployment in routing mode `mode`, the others at their
+    defaults (and an identity store id, which has none)."""
+    return {**parameter_defaults(), "IdentityStoreId": "d-1234567890", "RoutingMode": mode}
+
+
+def exists(logical_id: str, params: dict[str, Any]) -> bool:
+    """Whether the resource `logical_id` is created with `params` (its Condition)."""
+    return condition_holds(resources()[logical_id].get("Condition"), params)
+
+
 def function_properties(logical_id: str) -> dict:
     """A SAM function's properties with the template's Globals merged in (maps merge,
     local values win), as SAM does."""
@@ -173,12 +189,40 @@ def target_logical_id(arn_expr: Any) -> str:
     raise ValueError(f"rule target Arn {arn_expr!r} is not a reference to a resource in the template")
 
 
+def event_source_mappings() -> dict[str, dict]:
+    """Logical id -> {"function", "queue", "condition", "properties"} for every event
+    source mapping: the AWS::Lambda::EventSourceMapping resources, and any SAM `Events`
+    entry of Type SQS (id "<function>.<event>", the function's condition)."""
+    out = {}
+    for name, res in resources("AWS::Lambda::EventSourceMapping").items():
+        props = res["Properties"]
+        out[name] = {
+            "function": target_logical_id(props["FunctionName"]),
+            "queue": target_logical_id(props["EventSourceArn"]),
+            "condition": res.get("Condition"),
+            "properties": props,
+        }
+    for function, res in resources("AWS::Serverless::Function").items():
+        for event, spec in res["Properties"].get("Events", {}).items():
+            if spec["Type"] == "SQS":
+                out[f"{function}.{event}"] = {
+                    "function": function,
+                    "queue": target_logical_id(spec["Properties"]["Queue"]),
+                    "condition": res.get("Condition"),
+                    "properties": spec["Properties"],
+                }
+    return out
+
+
 def binaries_reached(logical_id: str) -> set[str]:
-    """The function binaries a rule target ends up running: the function itself, or the
-    functions a state machine invokes (through its DefinitionSubstitutions)."""
+    """The function binaries a rule target ends up running: the function itself, the
+    functions whose event source mappings read a queue, or the functions a state machine
+    invokes (through its DefinitionSubstitutions)."""
     res = resources()[logical_id]
     if res["Type"] == "AWS::Serverless::Function":
         return {functions()[logical_id]}
+    if res["Type"] == "AWS::SQS::Queue":
+        return {functions()[m["function"]] for m in event_source_mappings().values() if m["queue"] == logical_id}
     if res["Type"] == "AWS::Serverless::StateMachine":
         out = set()
         for value in res["Properties"].get("DefinitionSubstitutions", {}).values():
@@ -190,7 +234,14 @@ def binaries_reached(logical_id: str) -> set[str]:
     raise ValueError(f"{logical_id} is a {res['Type']}, not a function or state machine")
 
 
-def function_policy_statements(logical_id: str) -> list[dict]:
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def function_policy_statements(logical_id: str, params: dict[str, Any] | None = None) -> list[dict]:
+    """The statements of a function's inline policies. A statement may be an Fn::If of
+    a statement and AWS::NoValue (one that exists in one routing mode only): with
+    `params`, the branch those parameters choose; without, every branch that is a
+    statement (what any deployment may be given)."""
     statements = []
     for policy in function_properties(logical_id).get("Policies", []):
         if not isinstance(policy, dict) or "Statement" not in policy:
@@ -199,8 +250,21 @@ def function_policy_statements(logical_id: str) -> list[dict]:
                 "so that the test can see every permission"
             )
         body = policy["Statement"]
-        statements.extend(body if isinstance(body, list) else [body])
+        for statement in body if isinstance(body, list) else [body]:
+            for chosen in _statement_branches(statement, params):
+                if chosen != NO_VALUE:
+                    statements.append(chosen)
     return statements
+
+
+def _statement_branches(statement: Any, params: dict[str, Any] | None) -> list[Any]:
+    if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+        condition, when_true, when_false = statement["Fn::If"]
+        if params is None:
+            return _statement_branches(when_true, None) + _statement_branches(when_false, None)
+        chosen = when_true if condition_holds(condition, params) else when_false
+        return _statement_branches(chosen, params)
+    return [statement]
 
 
 def as_list(value: Any) -> list:

@@ -73,6 +73,30 @@ def test_ledger_actions_equal_the_ones_the_code_sends(logical_id, binary):
     assert env["LEDGER_TABLE"] == {"Ref": "LedgerTable"}
 
 
+QUEUE_CONSUMER_ACTIONS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"}
+
+
+@pytest.mark.parametrize("mode", infra.routing_modes())
+@pytest.mark.parametrize(("logical_id", "binary"), FUNCTIONS)
+def test_a_function_may_consume_exactly_the_queues_its_mappings_read(logical_id, binary, mode):
+    params = infra.deployment_parameters(mode)
+    read = sorted(
+        m["queue"]
+        for m in infra.event_source_mappings().values()
+        if m["function"] == logical_id and infra.condition_holds(m["condition"], params)
+    )
+    granted = []
+    for statement in infra.function_policy_statements(logical_id, params):
+        actions = infra.as_list(statement["Action"])
+        if any(a.startswith("sqs:") for a in actions):
+            assert set(actions) == QUEUE_CONSUMER_ACTIONS, f"{logical_id}: sqs actions {sorted(actions)}"
+            (resource,) = infra.as_list(statement["Resource"])
+            granted.append(infra.target_logical_id(resource))
+    assert sorted(granted) == read, (
+        f"{mode}: {logical_id} may consume {sorted(granted)}, but its event source mappings read {read}"
+    )
+
+
 def test_every_described_function_is_a_crate_with_its_binary():
     # One test over the described names, not parametrized by them: collecting this module
     # must not need cargo, so that the template-only checks above still run without it.

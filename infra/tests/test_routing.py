@@ -3,8 +3,11 @@ the intended function, checked with moto's EventBridge pattern matching.
 
 Each rule of the routing mode under test is created on a bus in moto with its pattern
 as the template gives it (parameters at their defaults), and each target is replaced by
-an SQS queue. Each example event is put on the bus; it must land in exactly one queue,
-the one standing for the function (or the workflow that runs the function) it is for.
+an SQS queue in moto: for a function's queue, a queue like it; for a workflow, a queue
+standing for it. Each example event is put on the bus; it must land in exactly one
+queue, the one of the function (or of the workflow that runs the function) it is for, as
+the EventBridge event the function's queue delivers (test_queues.py checks the rest of
+the wiring: queue, mapping, function).
 """
 
 import copy
@@ -49,7 +52,7 @@ def routed_bus(request, moto_endpoint):
     """The rules of one routing mode on a fresh bus: (events, sqs, bus, {queue url: binaries})."""
     mode = request.param
     events, sqs = clients(moto_endpoint)
-    params = {**infra.parameter_defaults(), "IdentityStoreId": "d-1234567890", "RoutingMode": mode}
+    params = infra.deployment_parameters(mode)
     bus = f"turnstile-{mode}"
     events.create_event_bus(Name=bus)
     queues = {}

@@ -42,7 +42,7 @@ def test_function_build_and_runtime(logical_id):
     assert env["IDENTITY_STORE_ID"] == {"Ref": "IdentityStoreId"}
     assert isinstance(props["ReservedConcurrentExecutions"], int)
     assert 1 <= int(env["MAX_CONCURRENCY"]) <= 64
-    assert 1 <= int(env["CALLS_PER_SECOND"]) <= 20
+    assert 1 <= int(env["CALLS_PER_SECOND"]) <= int(env["MAX_CALLS_PER_SECOND"]) <= 20
 
 
 @pytest.mark.parametrize("logical_id", FUNCTIONS)
@@ -51,17 +51,34 @@ def test_function_logs_to_its_own_group_with_retention(logical_id):
     assert infra.resources()[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
 
 
-@pytest.mark.parametrize("logical_id", FUNCTIONS)
-def test_async_invocations_end_in_the_dead_letter_queue(logical_id):
-    configs = [
-        res["Properties"]
-        for res in infra.resources("AWS::Lambda::EventInvokeConfig").values()
-        if res["Properties"]["FunctionName"] == {"Ref": logical_id}
-    ]
-    assert len(configs) == 1, f"{logical_id} needs exactly one EventInvokeConfig"
-    config = configs[0]
-    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
-    assert "MaximumRetryAttempts" in config and "MaximumEventAgeInSeconds" in config
+def test_nothing_invokes_a_function_asynchronously():
+    # EventBridge drives the functions through their queues and the workflows invoke them
+    # synchronously from Step Functions, so there is no asynchronous invocation to
+    # configure, no resource policy to let EventBridge invoke a function, and no function
+    # sends its failures anywhere itself.
+    assert infra.resources("AWS::Lambda::EventInvokeConfig") == {}
+    assert infra.resources("AWS::Lambda::Permission") == {}
+    for logical_id in FUNCTIONS:
+        assert "Events" not in infra.resources()[logical_id]["Properties"], (
+            f"{logical_id}: its event sources are AWS::Lambda::EventSourceMapping resources, not SAM Events "
+            "(a SAM SQS event attaches AWSLambdaSQSQueueExecutionRole, sqs actions on every queue)"
+        )
+        sent = [
+            action
+            for statement in infra.function_policy_statements(logical_id)
+            for action in infra.as_list(statement["Action"])
+            if action.lower() in {"sqs:sendmessage", "lambda:invokefunction", "sns:publish"}
+        ]
+        assert sent == [], f"{logical_id} may still send its own failures somewhere: {sent}"
+    for name, rule in infra.resources("AWS::Events::Rule").items():
+        for target in rule["Properties"]["Targets"]:
+            kind = infra.resources()[infra.target_logical_id(target["Arn"])]["Type"]
+            assert kind in {"AWS::SQS::Queue", "AWS::Serverless::StateMachine"}, (
+                f"{name} targets a {kind}: a rule drives a function through its queue, or starts a workflow"
+            )
+    for machine in infra.state_machines():
+        definition = infra.state_machines()[machine]["text"]
+        assert '"InvocationType"' not in definition, f"{machine} sets an InvocationType: its Lambda tasks are synchronous"
 
 
 def test_every_rule_target_has_a_dead_letter_queue_and_retry_policy():
