@@ -22,9 +22,13 @@ pub struct Config {
     /// `EXPECTED_STORE_USERS` (default 1000): how many users the store holds, to price
     /// resolving a roster by ListUsers against one GetUserId per name.
     pub expected_store_users: usize,
-    /// `CALLS_PER_SECOND` (default 20): the most calls per second this execution
-    /// environment sends to any one Identity Store API; 0 turns pacing off.
+    /// `CALLS_PER_SECOND` (default 20): the calls per second this execution
+    /// environment may always send to any one Identity Store API, its guaranteed floor;
+    /// 0 turns pacing off.
     pub calls_per_second: u32,
+    /// `MAX_CALLS_PER_SECOND` (default `CALLS_PER_SECOND`): the most it borrows above
+    /// the floor while the service does not throttle it.
+    pub max_calls_per_second: u32,
     /// `DEADLINE_MARGIN_MS` (default 1000): time kept back from the Lambda deadline to
     /// return an error instead of being killed by the timeout.
     pub deadline_margin: Duration,
@@ -52,6 +56,7 @@ impl Config {
             write_concurrency: 8,
             expected_store_users: 1000,
             calls_per_second: 20,
+            max_calls_per_second: 20,
             deadline_margin: Duration::from_secs(1),
             ca_bundle: None,
             leavers_group: None,
@@ -93,11 +98,23 @@ impl Config {
         config.max_removals = usize::try_from(number("MAX_REMOVALS", 50, 0..=1_000_000)).unwrap_or(50);
         config.write_concurrency = usize::try_from(number("MAX_CONCURRENCY", 8, 1..=64)).unwrap_or(8);
         config.calls_per_second = u32::try_from(number("CALLS_PER_SECOND", 20, 0..=1000)).unwrap_or(20);
+        config.max_calls_per_second = u32::try_from(number(
+            "MAX_CALLS_PER_SECOND",
+            u64::from(config.calls_per_second),
+            0..=1000,
+        ))
+        .unwrap_or(config.calls_per_second);
         config.expected_store_users =
             usize::try_from(number("EXPECTED_STORE_USERS", 1000, 0..=100_000_000)).unwrap_or(1000);
         config.deadline_margin = Duration::from_millis(number("DEADLINE_MARGIN_MS", 1000, 0..=60_000));
         config.ledger_retention_days = u32::try_from(number("LEDGER_RETENTION_DAYS", 400, 1..=36_500)).unwrap_or(400);
         config.create_missing_groups = problems.take(boolean(&lookup, "CREATE_MISSING_GROUPS", true), true);
+        if config.calls_per_second > 0 && config.max_calls_per_second < config.calls_per_second {
+            problems.add::<()>(&format!(
+                "MAX_CALLS_PER_SECOND ({}) must be at least CALLS_PER_SECOND ({}), the floor it borrows above",
+                config.max_calls_per_second, config.calls_per_second
+            ));
+        }
         config.ca_bundle = lookup("AWS_CA_BUNDLE").filter(|v| !v.trim().is_empty());
         config.leavers_group = lookup("LEAVERS_GROUP").filter(|v| !v.is_empty());
         if let Some(name) = &config.leavers_group {
@@ -260,6 +277,24 @@ mod tests {
         ] {
             assert!(message.contains(variable), "{variable} is not named: {message}");
         }
+    }
+
+    #[test]
+    fn the_ceiling_defaults_to_the_floor_and_may_not_lie_below_it() {
+        let store = ("IDENTITY_STORE_ID", "d-1234567890");
+        let config = Config::from_lookup(env(&[store, ("CALLS_PER_SECOND", "4")])).unwrap();
+        assert_eq!((config.calls_per_second, config.max_calls_per_second), (4, 4));
+        let config =
+            Config::from_lookup(env(&[store, ("CALLS_PER_SECOND", "4"), ("MAX_CALLS_PER_SECOND", "20")])).unwrap();
+        assert_eq!((config.calls_per_second, config.max_calls_per_second), (4, 20));
+        let error =
+            Config::from_lookup(env(&[store, ("CALLS_PER_SECOND", "6"), ("MAX_CALLS_PER_SECOND", "3")])).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("MAX_CALLS_PER_SECOND (3) must be at least CALLS_PER_SECOND (6)"),
+            "{error}"
+        );
     }
 
     #[test]

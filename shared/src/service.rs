@@ -64,7 +64,7 @@ impl Service {
     /// test's mock of one), without the ledger.
     pub fn new(client: IdentityStoreClient, config: Config) -> Self {
         let store = IdentityStore::new(client, config.identity_store_id.clone(), config.retry)
-            .with_pacing(config.calls_per_second);
+            .with_pacing(config.calls_per_second, config.max_calls_per_second);
         Self {
             config,
             store,

@@ -1,13 +1,22 @@
 //! Client-side pacing: each Identity Store API gets its own schedule, so one
-//! execution environment never sends an API more than its share of the service quota
-//! (AWS documents 20 transactions per second per API per identity store).
+//! execution environment sends each API at a rate it can justify against the service
+//! quota (AWS documents 20 transactions per second per API per identity store).
 //!
 //! Calls are spaced evenly (a virtual-clock scheduler): the service's token bucket
 //! never runs dry, so throttles stay rare while every API used runs at its rate, and
-//! work on different APIs overlaps freely. When the service throttles anyway (its quota
-//! is shared with other clients), the API's rate is halved and recovers a little with
-//! each success, and a `RetryAfterSeconds` hint holds every caller of that API, not just
-//! the one that was told.
+//! work on different APIs overlaps freely.
+//!
+//! The rate lies between a guaranteed floor and a ceiling (`CALLS_PER_SECOND` and
+//! `MAX_CALLS_PER_SECOND`). The template sizes the floors so that every environment of
+//! every function at its floor stays within the quota; above its floor an environment
+//! borrows what the others leave idle. Each API starts at the floor and gains a little
+//! with every accepted call, up to the ceiling (additive increase), and a throttle halves
+//! it (multiplicative decrease): several busy environments converge on sharing the
+//! quota, and one busy alone climbs to the whole of it. A throttle at or below the floor
+//! means the quota is taken by someone else (another client of the store): the rate
+//! then keeps halving, down to a tenth of the floor, and climbs back to the floor
+//! quickly. A `RetryAfterSeconds` hint holds every caller of that API, not just the one
+//! that was told.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,24 +26,36 @@ use tokio::time::Instant;
 
 use crate::Deadline;
 
-/// Slowest a throttled API falls to, as a share of the configured rate.
-const FLOOR: f64 = 0.1;
-/// Share of the configured rate regained per success after a throttle.
-const RECOVERY: f64 = 0.02;
+/// Slowest a throttled API falls to, as a share of the floor.
+const LOWEST: f64 = 0.1;
+/// Rate gained per accepted call above the floor, as a share of the ceiling: from a
+/// floor of 3 to a ceiling of 20 in about 170 calls (seconds at those rates), slow
+/// enough that several borrowers overshoot the quota by little before a throttle.
+const BORROW_STEP: f64 = 0.005;
+/// Rate regained per accepted call below the floor, as a share of the floor: back in
+/// about 20 calls.
+const RECOVERY_STEP: f64 = 0.05;
 
 #[derive(Debug)]
 struct Schedule {
     /// The earliest time the next call may be sent.
     next: Instant,
-    /// Current share of the configured rate, in `FLOOR..=1`.
-    share: f64,
+    /// Calls per second now, in `LOWEST * floor ..= ceiling`.
+    rate: f64,
+}
+
+/// The pace of one environment: its floor and its ceiling, in calls per second per API.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    floor: f64,
+    ceiling: f64,
 }
 
 /// Per-API pacing for one execution environment.
 #[derive(Debug)]
 pub(super) struct Pacer {
-    /// Calls per second per API; `None` sends as fast as the callers ask.
-    rate: Option<f64>,
+    /// `None` sends as fast as the callers ask.
+    bounds: Option<Bounds>,
     schedules: Mutex<HashMap<&'static str, Schedule>>,
 }
 
@@ -43,13 +64,29 @@ pub(super) struct Pacer {
 pub(super) struct PastDeadline(pub Duration);
 
 impl Pacer {
-    /// `calls_per_second` of 0 turns pacing off.
-    pub(super) fn new(calls_per_second: u32) -> Self {
-        let rate = (calls_per_second > 0).then(|| f64::from(calls_per_second));
+    /// Paces every API between `floor` and `ceiling` calls per second (a ceiling below
+    /// the floor counts as the floor); a floor of 0 turns pacing off.
+    pub(super) fn new(floor: u32, ceiling: u32) -> Self {
+        let bounds = (floor > 0).then(|| Bounds {
+            floor: f64::from(floor),
+            ceiling: f64::from(ceiling.max(floor)),
+        });
         Self {
-            rate,
+            bounds,
             schedules: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn schedule<'a>(
+        schedules: &'a mut HashMap<&'static str, Schedule>,
+        api: &'static str,
+        bounds: Bounds,
+        now: Instant,
+    ) -> &'a mut Schedule {
+        schedules.entry(api).or_insert(Schedule {
+            next: now,
+            rate: bounds.floor,
+        })
     }
 
     fn schedules(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Schedule>> {
@@ -58,17 +95,17 @@ impl Pacer {
 
     /// Waits for `api`'s next slot, or says that the slot lies past `deadline`.
     pub(super) async fn ready(&self, api: &'static str, deadline: Deadline) -> Result<(), PastDeadline> {
-        let Some(rate) = self.rate else { return Ok(()) };
+        let Some(bounds) = self.bounds else { return Ok(()) };
         let now = Instant::now();
         let at = {
             let mut schedules = self.schedules();
-            let schedule = schedules.entry(api).or_insert(Schedule { next: now, share: 1.0 });
+            let schedule = Self::schedule(&mut schedules, api, bounds, now);
             let at = schedule.next.max(now);
             let wait = at - now;
             if !deadline.allows_wait(wait) {
                 return Err(PastDeadline(wait));
             }
-            schedule.next = at + Duration::from_secs_f64(1.0 / (rate * schedule.share));
+            schedule.next = at + Duration::from_secs_f64(1.0 / schedule.rate);
             at
         };
         tokio::time::sleep_until(at).await;
@@ -77,26 +114,39 @@ impl Pacer {
 
     /// The service accepted a call to `api`.
     pub(super) fn succeeded(&self, api: &'static str) {
-        if self.rate.is_none() {
-            return;
-        }
+        let Some(bounds) = self.bounds else { return };
         if let Some(schedule) = self.schedules().get_mut(api) {
-            schedule.share = (schedule.share + RECOVERY).min(1.0);
+            schedule.rate = if schedule.rate < bounds.floor {
+                (schedule.rate + RECOVERY_STEP * bounds.floor).min(bounds.floor)
+            } else {
+                (schedule.rate + BORROW_STEP * bounds.ceiling).min(bounds.ceiling)
+            };
         }
     }
 
     /// The service throttled a call to `api`, with its hint if it gave one.
     pub(super) fn throttled(&self, api: &'static str, retry_after: Option<Duration>) {
-        if self.rate.is_none() {
-            return;
-        }
+        let Some(bounds) = self.bounds else { return };
         let now = Instant::now();
         let mut schedules = self.schedules();
-        let schedule = schedules.entry(api).or_insert(Schedule { next: now, share: 1.0 });
-        schedule.share = (schedule.share / 2.0).max(FLOOR);
+        let schedule = Self::schedule(&mut schedules, api, bounds, now);
+        // Borrowed rate is given back first; only a throttle at the floor goes below it.
+        let lowest = if schedule.rate > bounds.floor {
+            bounds.floor
+        } else {
+            LOWEST * bounds.floor
+        };
+        schedule.rate = (schedule.rate / 2.0).max(lowest);
         if let Some(hint) = retry_after {
             schedule.next = schedule.next.max(now + hint);
         }
+    }
+
+    /// `api`'s rate now, in calls per second (`None` without pacing).
+    #[cfg(test)]
+    fn rate(&self, api: &'static str) -> Option<f64> {
+        let bounds = self.bounds?;
+        Some(self.schedules().get(api).map_or(bounds.floor, |s| s.rate))
     }
 }
 
@@ -111,7 +161,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn calls_to_one_api_are_spaced_at_the_rate() {
-        let pacer = Pacer::new(20);
+        let pacer = Pacer::new(20, 20);
         let started = Instant::now();
         for _ in 0..21 {
             pacer.ready("ListUsers", Deadline::unbounded()).await.unwrap();
@@ -122,7 +172,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn different_apis_do_not_wait_for_each_other() {
-        let pacer = Pacer::new(20);
+        let pacer = Pacer::new(20, 20);
         let started = Instant::now();
         for _ in 0..10 {
             pacer
@@ -139,7 +189,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_throttle_halves_the_rate_and_a_hint_holds_every_caller() {
-        let pacer = Pacer::new(10);
+        let pacer = Pacer::new(10, 10);
         pacer.ready("GetUserId", Deadline::unbounded()).await.unwrap();
         pacer.throttled("GetUserId", Some(Duration::from_secs(2)));
         let started = Instant::now();
@@ -152,7 +202,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_slot_past_the_deadline_is_refused_without_waiting() {
-        let pacer = Pacer::new(1);
+        let pacer = Pacer::new(1, 1);
         pacer.ready("ListUsers", Deadline::unbounded()).await.unwrap();
         let started = Instant::now();
         let refused = pacer
@@ -164,11 +214,60 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn zero_turns_pacing_off() {
-        let pacer = Pacer::new(0);
+        let pacer = Pacer::new(0, 20);
         let started = Instant::now();
         for _ in 0..100 {
             pacer.ready("ListUsers", Deadline::unbounded()).await.unwrap();
         }
         assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn alone_an_environment_borrows_up_to_its_ceiling_and_no_further() {
+        let pacer = Pacer::new(3, 20);
+        assert_eq!(pacer.rate("CreateGroupMembership"), Some(3.0));
+        for _ in 0..1000 {
+            pacer
+                .ready("CreateGroupMembership", Deadline::unbounded())
+                .await
+                .unwrap();
+            pacer.succeeded("CreateGroupMembership");
+        }
+        assert_eq!(pacer.rate("CreateGroupMembership"), Some(20.0));
+        let started = Instant::now();
+        for _ in 0..20 {
+            pacer
+                .ready("CreateGroupMembership", Deadline::unbounded())
+                .await
+                .unwrap();
+        }
+        // Twenty slots 50 ms apart, the first one 50 ms after the last call above.
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttle_gives_borrowed_rate_back_first_and_the_floor_last() {
+        let pacer = Pacer::new(4, 20);
+        for _ in 0..1000 {
+            pacer.ready("GetUserId", Deadline::unbounded()).await.unwrap();
+            pacer.succeeded("GetUserId");
+        }
+        pacer.throttled("GetUserId", None);
+        assert_eq!(pacer.rate("GetUserId"), Some(10.0));
+        pacer.throttled("GetUserId", None);
+        pacer.throttled("GetUserId", None);
+        // Halving 5 would go below the floor: a borrower stops at its floor.
+        assert_eq!(pacer.rate("GetUserId"), Some(4.0));
+        // Throttled at the floor, someone else holds the quota: below it, to a tenth.
+        for _ in 0..10 {
+            pacer.throttled("GetUserId", None);
+        }
+        assert_eq!(pacer.rate("GetUserId"), Some(0.4));
+        // And back to the floor within twenty accepted calls, borrowing again after.
+        for _ in 0..20 {
+            pacer.succeeded("GetUserId");
+        }
+        let rate = pacer.rate("GetUserId").unwrap();
+        assert!((4.0..4.5).contains(&rate), "{rate}");
     }
 }

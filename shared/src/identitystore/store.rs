@@ -69,14 +69,15 @@ impl IdentityStore {
             client,
             store_id: store_id.into(),
             retry,
-            pacer: std::sync::Arc::new(Pacer::new(0)),
+            pacer: std::sync::Arc::new(Pacer::new(0, 0)),
         }
     }
 
-    /// Paces every API at `calls_per_second` (0: no pacing). See [`super::pace`].
+    /// Paces every API between `floor` and `ceiling` calls per second (a floor of 0:
+    /// no pacing). See [`super::pace`].
     #[must_use]
-    pub fn with_pacing(mut self, calls_per_second: u32) -> Self {
-        self.pacer = std::sync::Arc::new(Pacer::new(calls_per_second));
+    pub fn with_pacing(mut self, floor: u32, ceiling: u32) -> Self {
+        self.pacer = std::sync::Arc::new(Pacer::new(floor, ceiling));
         self
     }
 
