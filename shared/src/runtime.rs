@@ -161,6 +161,11 @@ async fn apply<J: Job>(service: &Service, deadline: Deadline, payload: Value) ->
     running(J::FUNCTION, Box::pin(J::apply(service, deadline, &meta, request))).await
 }
 
+/// One record: its body decoded and applied.
+async fn attempt<J: Job>(service: &Service, deadline: Deadline, record: &Record) -> Result<J::Result, Error> {
+    apply::<J>(service, deadline, batch::body(record)?).await
+}
+
 /// Applies every record of a batch on its own and names the ones that failed.
 ///
 /// Records run side by side; two records about the same person or group then meet in
@@ -168,19 +173,16 @@ async fn apply<J: Job>(service: &Service, deadline: Deadline, payload: Value) ->
 /// That one is tried once more after the rest have finished, so that it is not sent back
 /// to wait out the queue's visibility timeout for a conflict within its own batch.
 async fn each_record<J: Job>(service: &Service, deadline: Deadline, records: Vec<Record>) -> SqsBatchResponse {
-    let attempt = |record: &Record| {
-        let payload = batch::body(record);
-        async move { apply::<J>(service, deadline, payload?).await }
-    };
-    let first: Vec<_> = stream::iter(&records)
-        .map(attempt)
+    let first: Vec<_> = stream::iter(records.iter().map(|record| attempt::<J>(service, deadline, record)))
         .buffered(RECORDS_IN_FLIGHT)
         .collect()
         .await;
     let mut response = SqsBatchResponse::default();
     for (record, outcome) in records.iter().zip(first) {
         let outcome = match outcome {
-            Err(error) if error.kind() == ErrorType::ConcurrentModification => attempt(record).await,
+            Err(error) if error.kind() == ErrorType::ConcurrentModification => {
+                attempt::<J>(service, deadline, record).await
+            }
             outcome => outcome,
         };
         let message_id = record.message_id.as_str();
