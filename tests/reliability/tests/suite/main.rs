@@ -4,6 +4,7 @@
 // Scenario tests read top to bottom, one step after another.
 #![allow(clippy::too_many_lines)]
 
+mod bulk;
 mod chaos;
 mod deadlines;
 mod faults;
