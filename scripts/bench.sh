@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The benchmarks (`make bench`): call budgets, roster sync at the quota, cold start,
-# size and memory, against the bundled Identity Store emulator with its per-API rate
+# size and memory, the bulk load through the SQS path, against the bundled Identity Store emulator with its per-API rate
 # limit and added latency on. Every server it starts listens on 127.0.0.1.
 #
 # Installs boto3 into .venv/ (scripts/bootstrap.sh) for the boto3 baselines, builds the
 # three functions and the hello-world lambda_runtime binary once with the release
-# profile, builds the harness (bench/), runs it, and rewrites BENCHMARKS.md and
-# bench/sync-time.png. Arguments go to the harness: `./scripts/bench.sh --help`,
+# profile, builds the harness (bench/), runs it, and rewrites BENCHMARKS.md,
+# bench/sync-time.png and bench/bulk-load.png. Arguments go to the harness: `./scripts/bench.sh --help`,
 # `./scripts/bench.sh --quick` for a short trial run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

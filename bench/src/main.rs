@@ -6,6 +6,7 @@
 //! compares cold start and size with a hello-world lambda_runtime binary and a boto3
 //! handler; writes BENCHMARKS.md and a PNG plot, and prints the same tables.
 
+mod bulk;
 mod calls;
 mod client;
 mod machine;
@@ -101,9 +102,33 @@ struct Args {
     #[arg(long)]
     cold_start_only: bool,
     /// A short run to try the harness: N = 100 and 500, 3 cold-start rounds, no baseline
-    /// from empty.
+    /// from empty, a bulk load of 500 joiners.
     #[arg(long)]
     quick: bool,
+    /// Only the bulk load through the SQS path; rewrites only its section of the report.
+    #[arg(long)]
+    bulk_only: bool,
+    /// Skip the bulk load.
+    #[arg(long)]
+    no_bulk: bool,
+    /// Joiners in the bulk load.
+    #[arg(long, default_value_t = 10_000)]
+    bulk_joiners: usize,
+    /// Leavers in the bulk load.
+    #[arg(long, default_value_t = 100)]
+    bulk_leavers: usize,
+    /// Time compression of the bulk load (rates ×k, latency and backoff ÷k).
+    #[arg(long, default_value_t = 10)]
+    bulk_speedup: u32,
+    /// Added latency per call in the bulk load at the real quota, in ms.
+    #[arg(long, default_value_t = 50)]
+    bulk_latency_ms: u64,
+    /// Skip the bulk load's comparison run with the fixed 6/6/8 split.
+    #[arg(long)]
+    bulk_no_fixed: bool,
+    /// The bulk load's PNG plot.
+    #[arg(long, default_value = "bench/bulk-load.png")]
+    bulk_plot: PathBuf,
 }
 
 fn parse_variant(text: &str) -> Result<(String, PathBuf), String> {
@@ -220,6 +245,7 @@ async fn main() -> std::process::ExitCode {
         args.sizes = vec![100, 500];
         args.rounds = 3;
         args.baseline_max_secs = 0.0;
+        args.bulk_joiners = args.bulk_joiners.min(500);
     }
     match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -296,6 +322,42 @@ async fn scenario_runs(bench: &mut Bench, args: &Args) -> Result<(Vec<Run>, Vec<
     Ok((lifecycle, syncs, shared))
 }
 
+/// The bulk load with both splits, its plot, and its section of the report.
+async fn bulk_load(args: &Args, addr: std::net::SocketAddr, bin_dir: &Path, scratch: &Path) -> Result<String, String> {
+    let plan = bulk::Plan {
+        joiners: args.bulk_joiners,
+        leavers: args.bulk_leavers,
+        pace: Pace {
+            speedup: args.bulk_speedup.max(1),
+            latency_ms: args.bulk_latency_ms,
+        },
+        bin_dir: bin_dir.to_path_buf(),
+        scratch: scratch.to_path_buf(),
+    };
+    let mut outcomes = Vec::new();
+    let mut splits = vec![bulk::Split::borrowing()];
+    if !args.bulk_no_fixed {
+        splits.push(bulk::Split::fixed());
+    }
+    for split in splits {
+        outcomes.push(bulk::run(addr, &plan, split).await?);
+    }
+    if let Err(e) = bulk::plot(&args.bulk_plot, &outcomes) {
+        progress(&format!("bulk plot: {e}"));
+    }
+    let section = bulk::render(&plan, &outcomes, &args.bulk_plot);
+    print_tables(&format!("{section}\n"));
+    Ok(section)
+}
+
+/// Writes `section` into the report file in place of its old bulk section.
+fn write_bulk_section(out: &Path, section: &str) -> Result<(), String> {
+    let report = std::fs::read_to_string(out).unwrap_or_default();
+    std::fs::write(out, bulk::splice(&report, section)).map_err(|e| format!("{}: {e}", out.display()))?;
+    progress(&format!("wrote the bulk section of {}", out.display()));
+    Ok(())
+}
+
 /// The PNG, the markdown file and the terminal tables.
 fn write_outputs(args: &Args, report: &Report) -> Result<(), String> {
     if let Some(dir) = args.plot.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -319,14 +381,9 @@ fn write_outputs(args: &Args, report: &Report) -> Result<(), String> {
     Ok(())
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let started = Instant::now();
-    let started_utc = utc_now();
-    if args.sizes.iter().any(|n| *n < 100) || args.leaver_memberships > 100 {
-        return Err("sizes must be at least 100 and the leaver's memberships at most 100".into());
-    }
-    let bins = ["onboard-user", "offboard-user", "sync-group", "hello-lambda"];
-    for b in bins {
+/// The release binaries the run needs are there.
+fn check_binaries(args: &Args, bins: &[&str]) -> Result<(), String> {
+    for b in if args.bulk_only { &bins[..2] } else { bins } {
         if !args.bin_dir.join(b).is_file() {
             return Err(format!(
                 "{} is missing: build the release binaries first (make bench does: ./scripts/bench.sh builds them as SAM does)",
@@ -334,6 +391,17 @@ async fn run(args: Args) -> Result<(), String> {
             ));
         }
     }
+    Ok(())
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let started = Instant::now();
+    let started_utc = utc_now();
+    if args.sizes.iter().any(|n| *n < 100) || args.leaver_memberships > 100 {
+        return Err("sizes must be at least 100 and the leaver's memberships at most 100".into());
+    }
+    let bins = ["onboard-user", "offboard-user", "sync-group", "hello-lambda"];
+    check_binaries(&args, &bins)?;
     std::fs::create_dir_all(&args.scratch).map_err(|e| format!("{}: {e}", args.scratch.display()))?;
     let scratch = std::path::absolute(&args.scratch).map_err(|e| e.to_string())?;
     std::fs::create_dir_all(scratch.join("home")).map_err(|e| format!("{}: {e}", scratch.display()))?;
@@ -345,6 +413,11 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("emulator: {e}"))?;
     let bin_dir = std::path::absolute(&args.bin_dir).map_err(|e| e.to_string())?;
+    if args.bulk_only {
+        let section = bulk_load(&args, emulator.addr, &bin_dir, &scratch).await;
+        emulator.stop().await;
+        return write_bulk_section(&args.out, &section?);
+    }
     let programs = Programs {
         bin_dir: bin_dir.clone(),
         python,
@@ -369,6 +442,11 @@ async fn run(args: Args) -> Result<(), String> {
         (Vec::new(), Vec::new(), None)
     } else {
         scenario_runs(&mut bench, &args).await?
+    };
+    let bulk_section = if args.no_bulk || args.cold_start_only {
+        None
+    } else {
+        Some(bulk_load(&args, emulator.addr, &bin_dir, &scratch).await?)
     };
     emulator.stop().await;
 
@@ -395,6 +473,9 @@ async fn run(args: Args) -> Result<(), String> {
         notes: Vec::new(),
     };
     write_outputs(&args, &report)?;
+    if let Some(section) = &bulk_section {
+        write_bulk_section(&args.out, section)?;
+    }
     progress(&format!(
         "wrote {} and {} in {:.1} min",
         args.out.display(),
