@@ -108,15 +108,28 @@ fn the_example_events_decode_and_the_bad_one_does_not() {
         let path = entry.unwrap().path();
         let event: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let ok = if name.starts_with("onboard-user") {
-            turnstile::decode::<OnboardRequest>(event).is_ok()
-        } else if name.starts_with("offboard-user") {
-            turnstile::decode::<OffboardRequest>(event).is_ok()
+        // An SQS batch example carries its requests as its records' bodies.
+        let requests: Vec<serde_json::Value> = if name.contains(".sqs.") {
+            let records = event["Records"].as_array().expect("an SQS batch has Records");
+            assert!(!records.is_empty(), "{name}");
+            records
+                .iter()
+                .map(|r| serde_json::from_str(r["body"].as_str().expect("a body")).expect("a JSON body"))
+                .collect()
         } else {
-            turnstile::decode::<SyncRequest>(event).is_ok()
+            vec![event]
         };
-        // The demo's bad event must fail like any other malformed one.
-        assert_eq!(ok, !name.contains(".invalid."), "{name}");
+        for request in requests {
+            let ok = if name.starts_with("onboard-user") {
+                turnstile::decode::<OnboardRequest>(request).is_ok()
+            } else if name.starts_with("offboard-user") {
+                turnstile::decode::<OffboardRequest>(request).is_ok()
+            } else {
+                turnstile::decode::<SyncRequest>(request).is_ok()
+            };
+            // The demo's bad event must fail like any other malformed one.
+            assert_eq!(ok, !name.contains(".invalid."), "{name}");
+        }
     }
 }
 
