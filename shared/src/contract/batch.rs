@@ -2,7 +2,7 @@
 //! request in either of the other forms, answered with the records that failed.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::redact::redact;
@@ -35,7 +35,8 @@ pub(crate) fn records(event: &Value) -> Result<Option<Vec<Record>>, Error> {
     if !map.contains_key("Records") || (map.contains_key("detail-type") && map.contains_key("detail")) {
         return Ok(None);
     }
-    let batch: SqsEvent = serde_json::from_value(event.clone())
+    // Read from the borrowed value: a batch of rosters is large, and a copy buys nothing.
+    let batch = SqsEvent::deserialize(event)
         .map_err(|err| Error::InvalidEvent(format!("malformed SQS batch: {}", redact(&err.to_string()))))?;
     batch
         .records
