@@ -351,24 +351,6 @@ fn curve(done: &mut [Duration], pace: Pace) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Users in the store after the run (ListUsers through the emulator, all pages).
-async fn users_in_store(admin: &Admin) -> Option<usize> {
-    let mut token: Option<String> = None;
-    let mut count = 0;
-    loop {
-        let mut body = json!({"IdentityStoreId": STORE_ID, "MaxResults": 100});
-        if let Some(t) = &token {
-            body["NextToken"] = json!(t);
-        }
-        let reply = admin.call("ListUsers", &body).await.ok()?.json();
-        count += reply.get("Users")?.as_array()?.len();
-        token = reply.get("NextToken").and_then(Value::as_str).map(str::to_owned);
-        if token.is_none() {
-            return Some(count);
-        }
-    }
-}
-
 type Environment = (Function, usize, Arc<Mutex<Queue>>);
 /// A function's Lambda environment for one deployment.
 type EnvFor<'a> = dyn Fn(&str, Deployment) -> Vec<(String, String)> + 'a;
@@ -484,7 +466,7 @@ pub async fn run(addr: std::net::SocketAddr, plan: &Plan, split: Split) -> Resul
         .set_faults(&turnstile_emulator::FaultConfig::default())
         .await
         .map_err(|e| format!("faults: {e}"))?;
-    let store_users = users_in_store(&admin).await;
+    let store_users = client::user_count(addr).await.ok();
     let mut tally = std::mem::take(&mut *tally.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     let total = plan.joiners + plan.leavers;
     Ok(Outcome {

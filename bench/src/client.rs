@@ -172,33 +172,38 @@ pub async fn create_memberships(addr: SocketAddr, pairs: Vec<(String, String)>) 
     .map(drop)
 }
 
-/// Every member's user id of a group (ListGroupMemberships, all pages).
-pub async fn members_of(addr: SocketAddr, group: &str) -> std::io::Result<Vec<String>> {
+/// Every item of a listing (all pages of `operation`, 100 at a time, under `key`).
+async fn list_all(addr: SocketAddr, operation: &str, mut body: Value, key: &str) -> std::io::Result<Vec<Value>> {
     let mut conn = Conn::new(addr);
-    let mut token: Option<String> = None;
-    let mut members = Vec::new();
+    let mut items = Vec::new();
+    body["MaxResults"] = json!(100);
     loop {
-        let mut body = json!({ "IdentityStoreId": STORE_ID, "GroupId": group, "MaxResults": 100 });
-        if let Some(t) = &token {
-            body["NextToken"] = json!(t);
-        }
-        let (status, reply) = conn.call("ListGroupMemberships", &body).await?;
+        let (status, mut reply) = conn.call(operation, &body).await?;
         if status != 200 {
-            return Err(std::io::Error::other(format!("ListGroupMemberships failed: {reply}")));
+            return Err(std::io::Error::other(format!("{operation} failed: {reply}")));
         }
-        for m in reply
-            .get("GroupMemberships")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(user) = m.pointer("/MemberId/UserId").and_then(Value::as_str) {
-                members.push(user.to_owned());
-            }
+        if let Some(Value::Array(page)) = reply.get_mut(key).map(Value::take) {
+            items.extend(page);
         }
-        token = string(&reply, "NextToken");
-        if token.is_none() {
-            return Ok(members);
+        match string(&reply, "NextToken") {
+            Some(token) => body["NextToken"] = json!(token),
+            None => return Ok(items),
         }
     }
+}
+
+/// Every member's user id of a group (ListGroupMemberships, all pages).
+pub async fn members_of(addr: SocketAddr, group: &str) -> std::io::Result<Vec<String>> {
+    let body = json!({ "IdentityStoreId": STORE_ID, "GroupId": group });
+    let memberships = list_all(addr, "ListGroupMemberships", body, "GroupMemberships").await?;
+    Ok(memberships
+        .iter()
+        .filter_map(|m| m.pointer("/MemberId/UserId").and_then(Value::as_str).map(str::to_owned))
+        .collect())
+}
+
+/// How many users the store holds (ListUsers, all pages).
+pub async fn user_count(addr: SocketAddr) -> std::io::Result<usize> {
+    let users = list_all(addr, "ListUsers", json!({ "IdentityStoreId": STORE_ID }), "Users").await?;
+    Ok(users.len())
 }
