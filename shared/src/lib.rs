@@ -35,7 +35,7 @@ pub use contract::request::{
 pub use contract::result::{
     GroupOutcome, OffboardResult, OffboardStatus, OnboardResult, OnboardStatus, SyncResult, SyncStatus,
 };
-pub use contract::user::{AddressSpec, ContactSpec, NameSpec, UserSpec};
+pub use contract::user::{AddressSpec, ContactSpec, EnterpriseSpec, NameSpec, PhotoSpec, RoleSpec, UserSpec};
 pub use deadline::Deadline;
 pub use identitystore::{Ensured, IdentityStore, RetryPolicy, https_client};
 pub use jobs::{Function, Job, Offboard, Onboard, SyncGroup};

@@ -35,7 +35,15 @@ async fn every_malformed_event_is_invalid_event_and_makes_no_call() {
             let error = run(&service, function, event).await.expect_err(&name);
             assert_eq!(error.error_type(), "InvalidEvent", "{folder}/{name}: {error}");
             // The message names fields, never the values in them.
-            for value in ["alice.archer@example.com", "Alice\u{7}Archer", "archive", "merge"] {
+            for value in [
+                "alice.archer@example.com",
+                "Alice\u{7}Archer",
+                "archive",
+                "merge",
+                "1988-02-30",
+                "29/02/1988",
+                "frank fox",
+            ] {
                 assert!(
                     !error.to_string().contains(value),
                     "{folder}/{name} echoes a value: {error}"

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::event::{self, EventMeta};
 use super::redact::redact;
-use super::user::{Attribute, Items, Text, UserSpec};
+use super::user::{Attribute, Items, MANAGER, Text, UserSpec};
 use crate::Error;
 
 /// Most group names one onboard-user request may list.
@@ -243,6 +243,24 @@ impl Problems {
                 }
                 Attribute::Contacts(items) => self.items(items, user),
                 Attribute::Addresses(items) => self.items(items, user),
+                Attribute::Photos(items) => self.items(items, user),
+                Attribute::Roles(items) => self.items(items, user),
+                Attribute::Enterprise(members) => {
+                    let Some(enterprise) = &user.enterprise else { continue };
+                    for member in *members {
+                        let path = format!("user.enterprise.{}", member.field);
+                        match (member.get)(enterprise) {
+                            Some(manager) if member.field == MANAGER => self.user_name(&path, manager),
+                            Some(value) => self.text(&path, value, 1024),
+                            None => {}
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(birthdate) = &user.birthdate {
+            if !is_date(birthdate) {
+                self.push("user.birthdate", "must be a date as YYYY-MM-DD");
             }
         }
     }
@@ -256,19 +274,27 @@ impl Problems {
     fn items<T>(&mut self, items: &Items<T>, user: &UserSpec) {
         let path = format!("user.{}", items.field);
         let Some(list) = (items.get)(user) else { return };
-        if list.len() != 1 {
+        if items.max == 1 && list.len() != 1 {
             self.push(
                 &path,
                 "must hold exactly one item (the Identity Store keeps one per user)",
             );
             return;
         }
-        let item = &list[0];
-        if items.needs_a_field && items.fields.iter().all(|f| (f.text.get)(item).is_none()) {
-            self.push(&format!("{path}[0]"), "must set at least one field");
+        if !(1..=items.max).contains(&list.len()) {
+            self.push(&path, &format!("must hold 1 to {} items", items.max));
+            return;
         }
-        for field in items.fields {
-            self.attribute(&format!("{path}[0].{}", field.text.field), &field.text, item);
+        if list.iter().filter(|item| (items.primary)(item) == Some(true)).count() > 1 {
+            self.push(&path, "may mark at most one item as primary");
+        }
+        for (i, item) in list.iter().enumerate() {
+            if items.needs_a_field && items.fields.iter().all(|f| (f.text.get)(item).is_none()) {
+                self.push(&format!("{path}[{i}]"), "must set at least one field");
+            }
+            for field in items.fields {
+                self.attribute(&format!("{path}[{i}].{}", field.text.field), &field.text, item);
+            }
         }
     }
 
@@ -282,6 +308,13 @@ impl Problems {
             check(self, &format!("{path}[{i}]"), name);
         }
     }
+}
+
+/// Whether `text` is a calendar date written `YYYY-MM-DD`, the form the API reference
+/// gives for `birthdate` (its model only limits it as text).
+fn is_date(text: &str) -> bool {
+    // `%Y` alone would also take a sign or more than four digits.
+    text.len() == 10 && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
 }
 
 /// onboard-user's request.
@@ -300,6 +333,9 @@ impl Validate for OnboardRequest {
         "user.emails[]",
         "user.phoneNumbers[]",
         "user.addresses[]",
+        "user.photos[]",
+        "user.roles[]",
+        "user.enterprise",
     ];
 
     fn validate(&self, p: &mut Problems) {

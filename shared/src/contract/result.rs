@@ -43,6 +43,10 @@ pub struct OnboardResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_status: Option<String>,
     pub updated_attributes: Vec<&'static str>,
+    /// Names the request gives that no user has: `user.enterprise.manager`'s, left
+    /// unchanged on the user; only when non-empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unresolved: Vec<String>,
     pub groups: GroupOutcome,
     /// The ids of the groups in `groups`, for the ledger's audit trail.
     #[serde(skip)]
@@ -61,6 +65,7 @@ impl OnboardResult {
             status,
             user_status: None,
             updated_attributes: Vec::new(),
+            unresolved: Vec::new(),
             groups: GroupOutcome::default(),
             group_ids: Vec::new(),
             applied_attributes: false,

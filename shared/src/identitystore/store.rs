@@ -17,7 +17,7 @@ use super::fault::{Classify, Fault, classify_sdk};
 use super::pace::{Pacer, PastDeadline};
 use super::retry::{Exhausted, RetryPolicy};
 use super::user;
-use crate::contract::user::{Change, Value};
+use crate::contract::user::{Change, ENTERPRISE_EXTENSION, Value};
 use crate::{Deadline, Error, UserSpec};
 
 /// Page size for every list call: the API's maximum, so a listing costs the fewest calls.
@@ -227,14 +227,22 @@ impl IdentityStore {
         absent_is_none(found.map(|out| out.user_id), "GetUserId")
     }
 
-    /// DescribeUser, as the contract's user with its status.
-    pub(crate) async fn describe_user(&self, deadline: Deadline, user_id: &str) -> Result<Option<StoredUser>, Error> {
+    /// DescribeUser, as the contract's user with its status; with `enterprise`, the
+    /// enterprise extension too (the service returns extensions only when asked).
+    pub(crate) async fn describe_user(
+        &self,
+        deadline: Deadline,
+        user_id: &str,
+        enterprise: bool,
+    ) -> Result<Option<StoredUser>, Error> {
+        let extensions = enterprise.then(|| vec![ENTERPRISE_EXTENSION.to_owned()]);
         let found = self
             .call("DescribeUser", deadline, || {
                 self.client
                     .describe_user()
                     .identity_store_id(&self.store_id)
                     .user_id(user_id)
+                    .set_extensions(extensions.clone())
                     .send()
             })
             .await;
@@ -422,7 +430,7 @@ impl IdentityStore {
         description: &str,
     ) -> Result<(), Error> {
         let operation = user::operation(&Change {
-            path: "description",
+            path: "description".into(),
             value: Value::Text(description.to_owned()),
         });
         self.call("UpdateGroup", deadline, || {
@@ -590,7 +598,7 @@ fn memberships(listed: Vec<aws_sdk_identitystore::types::GroupMembership>) -> Ve
 /// The attributes an UpdateUser's uniqueness conflict can be about: the emails when it
 /// sets them (the only unique attribute an update can set), else every one it sets.
 fn unique_paths(changes: &[Change]) -> String {
-    let paths = || changes.iter().map(|c| c.path);
+    let paths = || changes.iter().map(|c| c.path.as_ref());
     if paths().any(|p| p == "emails") {
         "emails".to_owned()
     } else {

@@ -4,12 +4,19 @@
 
 use aws_sdk_identitystore::operation::create_user::builders::CreateUserFluentBuilder;
 use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
-use aws_sdk_identitystore::types::builders::{AddressBuilder, EmailBuilder, NameBuilder, PhoneNumberBuilder};
-use aws_sdk_identitystore::types::{Address, AttributeOperation, Email, Name, PhoneNumber};
+use std::collections::HashMap;
+
+use aws_sdk_identitystore::types::builders::{
+    AddressBuilder, EmailBuilder, NameBuilder, PhoneNumberBuilder, PhotoBuilder, RoleBuilder,
+};
+use aws_sdk_identitystore::types::{Address, AttributeOperation, Email, Name, PhoneNumber, Photo, Role};
 use aws_smithy_types::Document;
 
-use crate::contract::user::{ATTRIBUTES, Attribute, Change, Items, Value};
-use crate::{AddressSpec, ContactSpec, NameSpec, UserSpec};
+use crate::contract::user::{
+    ATTRIBUTES, Attribute, Change, ENTERPRISE_EXTENSION, ENTERPRISE_MEMBERS, EnterpriseSpec, Items, MANAGER, Value,
+    enterprise_value,
+};
+use crate::{AddressSpec, ContactSpec, NameSpec, PhotoSpec, RoleSpec, UserSpec};
 
 type Create = CreateUserFluentBuilder;
 type Setter<B, V> = fn(B, Option<V>) -> B;
@@ -25,6 +32,8 @@ const TEXT_SETTERS: &[(&str, Setter<Create, String>)] = &[
     ("preferredLanguage", Create::set_preferred_language),
     ("locale", Create::set_locale),
     ("timezone", Create::set_timezone),
+    ("website", Create::set_website),
+    ("birthdate", Create::set_birthdate),
 ];
 
 const NAME_SETTERS: &[(&str, Setter<NameBuilder, String>)] = &[
@@ -52,6 +61,13 @@ const ADDRESS_SETTERS: &[(&str, Setter<AddressBuilder, String>)] = &[
     ("Formatted", AddressBuilder::set_formatted),
     ("Type", AddressBuilder::set_type),
 ];
+const PHOTO_SETTERS: &[(&str, Setter<PhotoBuilder, String>)] = &[
+    ("Value", PhotoBuilder::set_value),
+    ("Type", PhotoBuilder::set_type),
+    ("Display", PhotoBuilder::set_display),
+];
+const ROLE_SETTERS: &[(&str, Setter<RoleBuilder, String>)] =
+    &[("Value", RoleBuilder::set_value), ("Type", RoleBuilder::set_type)];
 
 /// The setter `table` has for `key`; every attribute of the table has one (a test
 /// walks them all).
@@ -133,8 +149,65 @@ pub(super) fn create(request: Create, user: &UserSpec) -> Create {
                     AddressBuilder::build,
                 ),
             )),
+            Attribute::Photos(list) => request.set_photos(items(
+                list,
+                user,
+                (Photo::builder, PHOTO_SETTERS, PhotoBuilder::set_primary, |b| {
+                    b.build().expect("a photo's value is required by the contract")
+                }),
+            )),
+            Attribute::Roles(list) => request.set_roles(items(
+                list,
+                user,
+                (
+                    Role::builder,
+                    ROLE_SETTERS,
+                    RoleBuilder::set_primary,
+                    RoleBuilder::build,
+                ),
+            )),
+            Attribute::Enterprise(_) => match user.enterprise.as_ref().and_then(enterprise_document) {
+                Some(document) => request.extensions(ENTERPRISE_EXTENSION, document),
+                None => request,
+            },
         },
     )
+}
+
+/// The enterprise extension's document: the members `enterprise` gives (its `manager`
+/// already an id), or `None` when it gives none.
+fn enterprise_document(enterprise: &EnterpriseSpec) -> Option<Document> {
+    let members: HashMap<String, Document> = ENTERPRISE_MEMBERS
+        .iter()
+        .filter_map(|m| {
+            let value = (m.get)(enterprise)?;
+            Some((m.field.to_owned(), document(&enterprise_value(m.field, value))))
+        })
+        .collect();
+    (!members.is_empty()).then_some(Document::Object(members))
+}
+
+/// The enterprise extension of a DescribeUser answer, when it was asked for and the
+/// user has it. The manager comes back as its user id.
+fn stored_enterprise(extensions: Option<&HashMap<String, Document>>) -> Option<EnterpriseSpec> {
+    let Some(Document::Object(members)) = extensions?.get(ENTERPRISE_EXTENSION) else {
+        return None;
+    };
+    let read = |member: &str| -> Option<String> {
+        match members.get(member)? {
+            Document::String(text) if member != MANAGER => Some(text.clone()),
+            Document::Object(manager) if member == MANAGER => manager.get("value")?.as_string().map(str::to_owned),
+            _ => None,
+        }
+    };
+    Some(EnterpriseSpec {
+        employee_number: read("employeeNumber"),
+        cost_center: read("costCenter"),
+        organization: read("organization"),
+        division: read("division"),
+        department: read("department"),
+        manager: read(MANAGER),
+    })
 }
 
 fn owned(value: Option<&str>) -> Option<String> {
@@ -195,13 +268,37 @@ pub(super) fn stored(out: &DescribeUserOutput) -> UserSpec {
         preferred_language: owned(out.preferred_language()),
         locale: owned(out.locale()),
         timezone: owned(out.timezone()),
+        website: owned(out.website()),
+        birthdate: owned(out.birthdate()),
+        photos: Some(
+            out.photos()
+                .iter()
+                .map(|p| PhotoSpec {
+                    value: p.value().to_owned(),
+                    kind: owned(p.r#type()),
+                    display: owned(p.display()),
+                    primary: Some(p.primary()),
+                })
+                .collect(),
+        ),
+        roles: Some(
+            out.roles()
+                .iter()
+                .map(|r| RoleSpec {
+                    value: owned(r.value()),
+                    kind: owned(r.r#type()),
+                    primary: Some(r.primary()),
+                })
+                .collect(),
+        ),
+        enterprise: stored_enterprise(out.extensions()),
     }
 }
 
 /// UpdateUser's (and UpdateGroup's) operation for one change.
 pub(super) fn operation(change: &Change) -> AttributeOperation {
     AttributeOperation::builder()
-        .attribute_path(change.path)
+        .attribute_path(change.path.clone())
         .attribute_value(document(&change.value))
         .build()
         .expect("the path is set")
@@ -224,13 +321,20 @@ fn document(value: &Value) -> Document {
                 })
                 .collect(),
         ),
+        Value::Object(fields) => Document::Object(
+            fields
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), document(value)))
+                .collect(),
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use aws_sdk_identitystore::operation::describe_user::DescribeUserOutput;
-    use aws_sdk_identitystore::types::{AttributeOperation, Email, Name};
+    use aws_sdk_identitystore::types::{AttributeOperation, Email, Name, Photo};
+    use aws_smithy_types::Document;
     use pretty_assertions::assert_eq;
 
     use crate::testing::{self, out};
@@ -280,18 +384,9 @@ mod tests {
 
     #[test]
     fn create_sets_every_attribute_of_the_table_from_a_user_that_has_them_all() {
-        let user: UserSpec = serde_json::from_value(serde_json::json!({
-            "userName": "una.ull", "displayName": "Una Ull", "nickName": "U", "profileUrl": "https://u.example",
-            "name": { "givenName": "Una", "familyName": "Ull", "middleName": "M", "formatted": "Una M Ull",
-                      "honorificPrefix": "Dr", "honorificSuffix": "II" },
-            "emails": [{ "value": "e", "type": "work", "primary": true }],
-            "phoneNumbers": [{ "value": "p", "type": "mobile", "primary": false }],
-            "addresses": [{ "streetAddress": "s", "locality": "l", "region": "r", "postalCode": "c",
-                            "country": "GB", "formatted": "f", "type": "home", "primary": true }],
-            "userType": "Employee", "title": "T", "preferredLanguage": "en", "locale": "en-GB",
-            "timezone": "Europe/London"
-        }))
-        .unwrap();
+        let request: OnboardRequest =
+            crate::decode(testing::fixture("onboard-user/joiner.every-attribute.json")).unwrap();
+        let user = request.user;
         let client = testing::client(&[]);
 
         let input = super::create(client.create_user(), &user);
@@ -307,32 +402,67 @@ mod tests {
             input.get_preferred_language(),
             input.get_locale(),
             input.get_timezone(),
+            input.get_website(),
+            input.get_birthdate(),
         ];
         assert!(texts.iter().all(|t| t.is_some()), "{input:?}");
         let name = input.get_name().as_ref().unwrap();
         assert_eq!(
             (name.given_name(), name.middle_name(), name.honorific_suffix()),
-            (Some("Una"), Some("M"), Some("II"))
+            (Some("Dana"), Some("Rae"), Some("PhD"))
         );
         let email = &input.get_emails().as_ref().unwrap()[0];
         assert_eq!(
             (email.value(), email.r#type(), email.primary()),
-            (Some("e"), Some("work"), true)
+            (Some("dana.diaz@example.com"), Some("work"), true)
         );
-        let phone = &input.get_phone_numbers().as_ref().unwrap()[0];
-        assert_eq!((phone.value(), phone.r#type()), (Some("p"), Some("mobile")));
-        let address = &input.get_addresses().as_ref().unwrap()[0];
+        // Phone and address are compared whole in the round trip at the end.
+        let photos = input.get_photos().as_ref().unwrap();
         assert_eq!(
-            (
-                address.street_address(),
-                address.postal_code(),
-                address.r#type(),
-                address.primary()
-            ),
-            (Some("s"), Some("c"), Some("home"), true)
+            photos
+                .iter()
+                .map(|p| (p.value(), p.r#type(), p.display(), p.primary()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    "https://intranet.example.com/photos/dana.jpg",
+                    Some("photo"),
+                    Some("Badge photo"),
+                    true
+                ),
+                (
+                    "https://intranet.example.com/photos/dana-small.png",
+                    Some("thumbnail"),
+                    None,
+                    false
+                ),
+            ]
+        );
+        let role = &input.get_roles().as_ref().unwrap()[0];
+        assert_eq!((role.value(), role.r#type()), (Some("Account Executive"), Some("work")));
+        let enterprise = input.get_extensions().as_ref().unwrap()["aws:identitystore:enterprise"]
+            .as_object()
+            .unwrap();
+        let mut members: Vec<&str> = enterprise.keys().map(String::as_str).collect();
+        members.sort_unstable();
+        assert_eq!(
+            members,
+            [
+                "costCenter",
+                "department",
+                "division",
+                "employeeNumber",
+                "manager",
+                "organization"
+            ]
+        );
+        assert_eq!(enterprise["department"].as_string(), Some("Sales"));
+        assert_eq!(
+            enterprise["manager"].as_object().unwrap()["value"].as_string(),
+            Some("alice.archer")
         );
         // And read back as stored, nothing is left to converge.
-        let stored = out::described_user("u", "una.ull")
+        let stored = out::described_user("u", "dana.diaz")
             .set_display_name(input.get_display_name().clone())
             .set_name(input.get_name().clone())
             .set_nick_name(input.get_nick_name().clone())
@@ -345,9 +475,79 @@ mod tests {
             .set_preferred_language(input.get_preferred_language().clone())
             .set_locale(input.get_locale().clone())
             .set_timezone(input.get_timezone().clone())
+            .set_website(input.get_website().clone())
+            .set_birthdate(input.get_birthdate().clone())
+            .set_photos(input.get_photos().clone())
+            .set_roles(input.get_roles().clone())
+            .set_extensions(input.get_extensions().clone())
             .build()
             .unwrap();
         assert_eq!(plan(&user, &stored), (Vec::new(), Vec::new()));
+    }
+
+    #[test]
+    fn photos_are_replaced_as_a_list_when_one_differs_or_the_count_changes() {
+        let stored = out::stored_alice_builder()
+            .photos(Photo::builder().value("a.jpg").primary(true).build().unwrap())
+            .photos(Photo::builder().value("b.jpg").display("Old").build().unwrap())
+            .build()
+            .unwrap();
+        let with_photos = |photos: serde_json::Value| {
+            let mut request = testing::fixture("onboard-user/unchanged.json");
+            request["user"]["photos"] = photos;
+            crate::decode::<OnboardRequest>(request).unwrap().user
+        };
+
+        let same = with_photos(serde_json::json!([{ "value": "a.jpg" }, { "value": "b.jpg" }]));
+        assert_eq!(plan(&same, &stored), (Vec::new(), Vec::new()));
+
+        let (operations, changed) = plan(&with_photos(serde_json::json!([{ "value": "a.jpg" }])), &stored);
+        assert_eq!(changed, ["photos"]);
+        assert_eq!(operations[0].attribute_value().unwrap().as_array().unwrap().len(), 1);
+
+        let (operations, _) = plan(
+            &with_photos(serde_json::json!([{ "value": "a.jpg" }, { "value": "c.jpg" }])),
+            &stored,
+        );
+        let items = operations[0].attribute_value().unwrap().as_array().unwrap();
+        // Unset fields keep the stored item's at the same place.
+        assert_eq!(items[0].as_object().unwrap()["Primary"].as_bool(), Some(true));
+        assert_eq!(items[1].as_object().unwrap()["Value"].as_string(), Some("c.jpg"));
+        assert_eq!(items[1].as_object().unwrap()["Display"].as_string(), Some("Old"));
+    }
+
+    #[test]
+    fn enterprise_members_the_request_leaves_out_are_kept_and_the_rest_set_by_path() {
+        let stored = out::stored_alice_builder()
+            .extensions(
+                "aws:identitystore:enterprise",
+                Document::Object(
+                    [
+                        ("department".to_owned(), Document::String("Sales".into())),
+                        ("division".to_owned(), Document::String("Commercial".into())),
+                    ]
+                    .into(),
+                ),
+            )
+            .build()
+            .unwrap();
+        let mut request = testing::fixture("onboard-user/unchanged.json");
+        request["user"]["enterprise"] = serde_json::json!({ "department": "Engineering", "manager": "user-bob" });
+        let user = crate::decode::<OnboardRequest>(request).unwrap().user;
+
+        let (operations, changed) = plan(&user, &stored);
+
+        assert_eq!(changed, ["enterprise"]);
+        let paths: Vec<&str> = operations.iter().map(AttributeOperation::attribute_path).collect();
+        assert_eq!(
+            paths,
+            [
+                "aws:identitystore:enterprise.department",
+                "aws:identitystore:enterprise.manager"
+            ]
+        );
+        let manager = operations[1].attribute_value().unwrap().as_object().unwrap();
+        assert_eq!(manager["value"].as_string(), Some("user-bob"));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::ledger::{Claimed, Ledger, Subject};
 use super::unique;
 use crate::contract::user::convergence;
 use crate::identitystore::{Ensured, IdentityStore};
-use crate::{Config, Deadline, Error, GroupOutcome, OnboardRequest, OnboardResult, OnboardStatus};
+use crate::{Config, Deadline, Error, GroupOutcome, OnboardRequest, OnboardResult, OnboardStatus, UserSpec};
 
 /// `UserStatus` of a user an administrator disabled.
 const DISABLED: &str = "DISABLED";
@@ -88,6 +88,7 @@ impl Onboarding<'_> {
             Some(ids.into_iter().flatten().collect::<Vec<_>>())
         };
 
+        let (user, unresolved) = self.with_manager_id(deadline, user, attributes).await?;
         let ensured = self.store.create_user(deadline, &user).await?;
         let (status, updated_attributes, user_status) = match &ensured {
             Ensured::Created(_) => (OnboardStatus::Created, Vec::new(), None),
@@ -96,7 +97,7 @@ impl Onboarding<'_> {
             Ensured::Existing(id) => {
                 let stored = self
                     .store
-                    .describe_user(deadline, id)
+                    .describe_user(deadline, id, user.enterprise.is_some())
                     .await?
                     .ok_or_else(|| Error::vanished("DescribeUser", "the user was deleted during the request"))?;
                 let (changes, changed) = convergence(&user, &stored.user);
@@ -110,6 +111,13 @@ impl Onboarding<'_> {
         };
         let user_id = ensured.id().to_owned();
         tracing::info!(user_id, ?status, changed = updated_attributes.len(), "user converged");
+        if !unresolved.is_empty() {
+            // The name stays out of the log: it is the manager's, and personal data.
+            tracing::warn!(
+                user_id,
+                "no user has the manager's userName; the manager was left as it is"
+            );
+        }
         if user_status.as_deref() == Some(DISABLED) {
             // The API cannot enable a user: only an administrator can, in the IAM
             // Identity Center console. Until then the person cannot sign in.
@@ -149,10 +157,39 @@ impl Onboarding<'_> {
             status,
             user_status,
             updated_attributes,
+            unresolved,
             groups,
             group_ids,
             applied_attributes: attributes,
         })
+    }
+
+    /// The request's user with `enterprise.manager` as the manager's user id (one
+    /// GetUserId), and the manager's userName when no user has it; the manager is then
+    /// left as it is, and a later event converges it. When the attributes are not to be
+    /// converged (a newer onboarding's stand), the manager is dropped unresolved.
+    async fn with_manager_id(
+        &self,
+        deadline: Deadline,
+        mut user: UserSpec,
+        attributes: bool,
+    ) -> Result<(UserSpec, Vec<String>), Error> {
+        let Some(enterprise) = user.enterprise.as_mut() else {
+            return Ok((user, Vec::new()));
+        };
+        let Some(name) = enterprise.manager.take() else {
+            return Ok((user, Vec::new()));
+        };
+        if !attributes {
+            return Ok((user, Vec::new()));
+        }
+        match self.store.user_id(deadline, &name).await? {
+            Some(id) => {
+                enterprise.manager = Some(id);
+                Ok((user, Vec::new()))
+            }
+            None => Ok((user, vec![name])),
+        }
     }
 
     /// `(group id, display name, order key)` of each group that still exists.

@@ -273,7 +273,7 @@ impl Roster<'_> {
                     return Ok(name.clone());
                 }
                 let user_id = user_of.get(membership).copied().unwrap_or_default();
-                let described = self.store.describe_user(deadline, user_id).await?;
+                let described = self.store.describe_user(deadline, user_id, false).await?;
                 Ok::<_, Error>(
                     described
                         .map(|u| u.user.user_name)

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod error;
+mod extension;
 pub mod faults;
 pub mod moto;
 pub mod server;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::extension;
 use crate::validate::{
     ATTRIBUTE_PATH, EXTERNAL_ID_PART, IDENTITY_STORE_ID, IP_CIDR, Input, NEXT_TOKEN, SENSITIVE, USER_NAME, VPC_ARN,
     max_results, missing, resource_id, sensitive, string_list, text,
@@ -515,6 +516,11 @@ impl Store {
                         _ => return Err(ApiError::validation(format!("{path}.{field} must be a string"))),
                     }
                 }
+                if key == "Photos" && !out.contains_key("Value") {
+                    return Err(ApiError::validation(format!(
+                        "1 validation error detected: Value null at '{path}.value' failed to satisfy constraint: Member must not be null"
+                    )));
+                }
                 normalised.push(Value::Object(out));
             }
             return Ok(Value::Array(normalised));
@@ -525,7 +531,7 @@ impl Store {
     fn create_user(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
         let mut attributes = Map::new();
         for (key, value) in input.0 {
-            if key == "IdentityStoreId" || key == "Extensions" || value.is_null() {
+            if key == "IdentityStoreId" || key == extension::STORED || value.is_null() {
                 continue;
             }
             if key == "UserName" && !value.is_string() {
@@ -562,6 +568,9 @@ impl Store {
                 .collect();
             return Err(ApiError::validation(message.join(", ")));
         }
+        if let Some(extensions) = extension::create(input)? {
+            attributes.insert(extension::STORED.into(), extensions);
+        }
         let user_name = self.name_key(&user_name);
         if self.index.user_by_name.contains_key(&user_name) {
             return Err(ApiError::uniqueness("Duplicate UserName"));
@@ -590,8 +599,14 @@ impl Store {
         )
     }
 
-    fn user_json(&self, id: &str, user: &Record) -> Value {
+    /// A user as DescribeUser and ListUsers return it, with the `asked` extensions it
+    /// has (the service returns extensions only when asked).
+    fn user_json(&self, id: &str, user: &Record, asked: &[String]) -> Value {
         let mut out = user.attributes.clone();
+        match extension::answer(out.remove(extension::STORED).as_ref(), asked) {
+            Some(extensions) => out.insert(extension::STORED.into(), extensions),
+            None => None,
+        };
         out.insert("IdentityStoreId".into(), json!(self.identity_store_id));
         out.insert("UserId".into(), json!(id));
         out.insert("UserArn".into(), json!(arn("user", id)));
@@ -618,7 +633,8 @@ impl Store {
 
     fn describe_user(&mut self, input: Input<'_>) -> Result<Value, ApiError> {
         let id = self.user_id_of(input)?;
-        Ok(self.user_json(&id, &self.users[&id]))
+        let asked = extension::asked(input)?;
+        Ok(self.user_json(&id, &self.users[&id], &asked))
     }
 
     fn check_revision(input: Input<'_>, record: &Record) -> Result<(), ApiError> {
@@ -655,6 +671,9 @@ impl Store {
         let operations = Self::operations(input)?;
         let mut attributes = self.users[&id].attributes.clone();
         for (path, value) in operations {
+            if extension::update(&mut attributes, &path, value.clone())? {
+                continue;
+            }
             let members = member_path(&path);
             match (members.as_slice(), value) {
                 ([key], None) if key == "UserName" || key == "DisplayName" => {
@@ -820,7 +839,11 @@ impl Store {
                     .is_some_and(|v| self.name_key(v) == n)
             })
         })?;
-        let users: Vec<Value> = ids.into_iter().map(|id| self.user_json(id, &self.users[id])).collect();
+        let asked = extension::asked(input)?;
+        let users: Vec<Value> = ids
+            .into_iter()
+            .map(|id| self.user_json(id, &self.users[id], &asked))
+            .collect();
         Ok(with_token(json!({ "Users": users }), next))
     }
 
