@@ -31,10 +31,27 @@ const MOTO_DEVIATIONS: &[(&str, &str)] = &[
         "moto creates a second membership for the same (group, member) pair; the reference says CreateGroupMembership fails with ConflictException when the requested change would violate a uniqueness claim",
     ),
     (
+        HR_UNASKED,
+        "moto 5.2 drops Photos, Website, Birthdate and Roles: it accepts them on CreateUser and DescribeUser returns none of them; the current API model has all four on CreateUser, DescribeUser and ListUsers",
+    ),
+    (
+        HR_ASKED,
+        "moto 5.2 also drops CreateUser's Extensions and ignores DescribeUser's Extensions, so the enterprise extension never comes back; the model returns the asked extensions (aws:identitystore:enterprise is the only one)",
+    ),
+    (
+        HR_UNKNOWN,
+        "moto 5.2 ignores DescribeUser's Extensions, so a name other than aws:identitystore:enterprise succeeds; the model documents it as the only supported extension name, which the emulator refuses as a ValidationException",
+    ),
+    (
         "list members after removal",
         "follows from the duplicate membership above: moto still lists the second membership after the first is deleted",
     ),
 ];
+
+/// The steps about the attributes of the newer model (photos, roles, extensions).
+const HR_UNASKED: &str = "describe a user with every attribute";
+const HR_ASKED: &str = "describe it with the enterprise extension";
+const HR_UNKNOWN: &str = "describe it with an unknown extension";
 
 /// The member-level deviation, checked on every answer rather than one step.
 const SERVICE_MANAGED: &str = "service-managed members";
@@ -201,6 +218,24 @@ fn user(name: &str) -> Value {
     })
 }
 
+/// A user with every attribute of the current model, the enterprise extension too.
+fn user_with_every_attribute(name: &str) -> Value {
+    let mut body = user(name);
+    body.as_object_mut().unwrap().extend(
+        json!({
+            "Website": "https://example.com",
+            "Birthdate": "1990-01-31",
+            "Photos": [{ "Value": "https://example.com/a.jpg", "Type": "photo", "Display": "Badge", "Primary": true }],
+            "Roles": [{ "Value": "Engineer", "Type": "work", "Primary": true }],
+            "Extensions": { "aws:identitystore:enterprise": { "department": "Engineering", "costCenter": "CC-1" } }
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    );
+    body
+}
+
 fn by_user_name(name: &str) -> Value {
     json!({ "IdentityStoreId": "{{store}}", "AlternateIdentifier": { "UniqueAttribute": { "AttributePath": "userName", "AttributeValue": name } } })
 }
@@ -285,6 +320,24 @@ fn sequence() -> Vec<Step> {
             "list members after removal",
             "ListGroupMemberships",
             with(json!({ "GroupId": "{{eng}}" })),
+        ),
+        capture(
+            "create a user with every attribute",
+            "CreateUser",
+            user_with_every_attribute("dana"),
+            "UserId",
+            "dana",
+        ),
+        step(HR_UNASKED, "DescribeUser", with(json!({ "UserId": "{{dana}}" }))),
+        step(
+            HR_ASKED,
+            "DescribeUser",
+            with(json!({ "UserId": "{{dana}}", "Extensions": ["aws:identitystore:enterprise"] })),
+        ),
+        step(
+            HR_UNKNOWN,
+            "DescribeUser",
+            with(json!({ "UserId": "{{dana}}", "Extensions": ["aws:identitystore:other"] })),
         ),
         step("delete bob", "DeleteUser", with(json!({ "UserId": "{{bob}}" }))),
         step(
