@@ -68,7 +68,7 @@ pub fn accepts_as_serde_does(function: Function, payload: &Value) -> (bool, Opti
 }
 
 /// The fields of each request struct, in declaration order (serde's sequence form).
-const USER_FIELDS: [&str; 13] = [
+const USER_FIELDS: [&str; 18] = [
     "userName",
     "displayName",
     "name",
@@ -82,6 +82,11 @@ const USER_FIELDS: [&str; 13] = [
     "preferredLanguage",
     "locale",
     "timezone",
+    "website",
+    "birthdate",
+    "photos",
+    "roles",
+    "enterprise",
 ];
 const NAME_FIELDS: [&str; 6] = [
     "givenName",
@@ -103,6 +108,8 @@ const ADDRESS_FIELDS: [&str; 8] = [
     "primary",
 ];
 const GROUP_FIELDS: [&str; 2] = ["displayName", "description"];
+/// The enterprise extension's text members; `manager` is a userName.
+const ENTERPRISE_TEXTS: [&str; 5] = ["employeeNumber", "costCenter", "organization", "division", "department"];
 
 impl Reading {
     fn accepts(self, function: Function, payload: &Value) -> bool {
@@ -169,12 +176,20 @@ impl Reading {
                     "preferredLanguage",
                     "locale",
                     "timezone",
+                    "website",
                 ]
                 .iter()
                 .all(|k| optional(u, k, text))
+                && optional(u, "birthdate", date)
                 && optional(u, "emails", |v| self.one_item(v, &CONTACT_FIELDS, contact))
                 && optional(u, "phoneNumbers", |v| self.one_item(v, &CONTACT_FIELDS, contact))
                 && optional(u, "addresses", |v| self.one_item(v, &ADDRESS_FIELDS, address))
+                && optional(u, "photos", photos)
+                && optional(u, "roles", |v| {
+                    v.as_array()
+                        .is_some_and(|items| items.len() == 1 && items[0].as_object().is_some_and(role))
+                })
+                && optional(u, "enterprise", |v| v.as_object().is_some_and(enterprise))
         };
         required(request, "user", |v| self.object(v, &USER_FIELDS, user))
             && optional(request, "groups", |v| names(v, MAX_GROUPS, text))
@@ -268,6 +283,55 @@ fn address(item: &Map<String, Value>) -> bool {
     texts.clone().any(|k| item.get(*k).is_some_and(|v| !v.is_null()))
         && texts.all(|k| optional(item, k, text))
         && optional(item, "primary", boolean)
+}
+
+/// `YYYY-MM-DD`, a day that exists (the contract's reading of the API reference).
+fn date(value: &Value) -> bool {
+    static DATE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(\d{4})-(\d{2})-(\d{2})$").expect("static regex is valid"));
+    let Some(parts) = value.as_str().and_then(|s| DATE.captures(s)) else {
+        return false;
+    };
+    let number = |i: usize| parts[i].parse::<u32>().unwrap_or_default();
+    let (year, month, day) = (number(1), number(2), number(3));
+    let february = if year % 400 == 0 || (year % 4 == 0 && year % 100 != 0) {
+        29
+    } else {
+        28
+    };
+    let days = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    (1..=12).contains(&month) && day >= 1 && day <= days[month as usize - 1]
+}
+
+/// 1 to 3 objects, each with a `value`, at most one of them primary.
+fn photos(value: &Value) -> bool {
+    let Some(items) = value.as_array() else { return false };
+    let each = |item: &Value| {
+        item.as_object().is_some_and(|p| {
+            required(p, "value", text)
+                && optional(p, "type", text)
+                && optional(p, "display", text)
+                && optional(p, "primary", boolean)
+        })
+    };
+    let primaries = items
+        .iter()
+        .filter(|p| p.get("primary") == Some(&Value::Bool(true)))
+        .count();
+    (1..=3).contains(&items.len()) && items.iter().all(each) && primaries <= 1
+}
+
+fn role(item: &Map<String, Value>) -> bool {
+    ["value", "type"]
+        .iter()
+        .any(|k| item.get(*k).is_some_and(|v| !v.is_null()))
+        && optional(item, "value", text)
+        && optional(item, "type", text)
+        && optional(item, "primary", boolean)
+}
+
+fn enterprise(members: &Map<String, Value>) -> bool {
+    ENTERPRISE_TEXTS.iter().all(|k| optional(members, k, text)) && optional(members, "manager", user_name)
 }
 
 fn names(value: &Value, max: usize, each: impl Fn(&Value) -> bool) -> bool {

@@ -111,7 +111,15 @@ pub struct Person {
     pub town: String,
     pub postal: String,
     pub title: String,
+    /// The enterprise extension's: fixed per person (the employee number), or moving
+    /// with the version (a department move changes department and cost center).
+    pub employee_number: String,
+    pub department: String,
+    pub cost_center: String,
 }
+
+/// Departments a mover moves between.
+const DEPARTMENTS: [&str; 5] = ["Engineering", "Finance", "People", "Sales", "Security"];
 
 /// Person `index` in `version` (0 is the joiner's; higher versions are movers).
 pub fn person(index: usize, version: usize) -> Person {
@@ -139,6 +147,7 @@ pub fn person(index: usize, version: usize) -> Person {
     let town = TOWNS[(index + 2 * version) % TOWNS.len()].to_owned();
     let postal = format!("OX{} {}RQ", 10 + index % 9, version);
     let title = TITLES[(index + version) % TITLES.len()].to_owned();
+    let department_index = (index + version) % DEPARTMENTS.len();
     Person {
         index,
         user_name,
@@ -152,6 +161,9 @@ pub fn person(index: usize, version: usize) -> Person {
         town,
         postal,
         title,
+        employee_number: format!("E-{:05}", 40_000 + index),
+        department: DEPARTMENTS[department_index].to_owned(),
+        cost_center: format!("CC-{}", 1000 + department_index * 100),
     }
 }
 
@@ -172,6 +184,8 @@ impl Person {
             self.street.clone(),
             self.town.clone(),
             self.postal.clone(),
+            // Employee numbers identify a person as well as a name does.
+            self.employee_number.clone(),
         ]
     }
 
@@ -200,7 +214,13 @@ impl Person {
             "userType": "Employee",
             "preferredLanguage": "en-GB",
             "locale": "en-GB",
-            "timezone": "Europe/London"
+            "timezone": "Europe/London",
+            "enterprise": {
+                "employeeNumber": self.employee_number,
+                "costCenter": self.cost_center,
+                "division": "Operations",
+                "department": self.department
+            }
         })
     }
 }

@@ -102,6 +102,15 @@ fn key() -> impl Strategy<Value = String> {
         "primary",
         "streetAddress",
         "title",
+        "website",
+        "birthdate",
+        "photos",
+        "display",
+        "roles",
+        "enterprise",
+        "employeeNumber",
+        "department",
+        "manager",
         "groups",
         "group",
         "description",
@@ -168,6 +177,45 @@ fn contact() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Some of `birthdate` (a real date, or one that does not exist), `photos` (1 to 4, any
+/// primary), `roles` and `enterprise` (a manager by userName), as user members.
+fn hr_attributes() -> impl Strategy<Value = Value> {
+    let photo = (text(), proptest::option::of(any::<bool>())).prop_map(|(value, primary)| match primary {
+        Some(primary) => json!({ "value": value, "primary": primary }),
+        None => json!({ "value": value }),
+    });
+    (
+        proptest::option::of(proptest::sample::select(vec![
+            "1988-02-29",
+            "1989-02-29",
+            "2026-13-01",
+            "2026-12-02",
+        ])),
+        proptest::option::of(proptest::collection::vec(photo, 1..5)),
+        proptest::option::of(text()),
+        proptest::option::of((proptest::option::of(text()), proptest::option::of(user_name()))),
+    )
+        .prop_map(|(birthdate, photos, role, enterprise)| {
+            let mut hr = Map::new();
+            if let Some(birthdate) = birthdate {
+                hr.insert("birthdate".into(), json!(birthdate));
+            }
+            if let Some(photos) = photos {
+                hr.insert("photos".into(), Value::Array(photos));
+            }
+            if let Some(role) = role {
+                hr.insert("roles".into(), json!([{ "value": role }]));
+            }
+            if let Some((department, manager)) = enterprise {
+                hr.insert(
+                    "enterprise".into(),
+                    json!({ "department": department, "manager": manager }),
+                );
+            }
+            Value::Object(hr)
+        })
+}
+
 fn template(function: Function) -> BoxedStrategy<Value> {
     match function {
         Function::OnboardUser => (
@@ -179,9 +227,10 @@ fn template(function: Function) -> BoxedStrategy<Value> {
                 proptest::option::of(text()),
                 proptest::option::of(proptest::collection::vec(text(), 0..5)),
             ),
+            hr_attributes(),
         )
             .prop_map(
-                |((user_name, display, given, family, middle), (email, phone, address, title, groups))| {
+                |((user_name, display, given, family, middle), (email, phone, address, title, groups), hr)| {
                     let mut name = json!({ "givenName": given, "familyName": family });
                     if let Some(middle) = middle {
                         name["middleName"] = json!(middle);
@@ -198,6 +247,9 @@ fn template(function: Function) -> BoxedStrategy<Value> {
                     }
                     if let Some(title) = title {
                         user["title"] = json!(title);
+                    }
+                    if let (Some(user), Value::Object(hr)) = (user.as_object_mut(), hr) {
+                        user.extend(hr);
                     }
                     let mut request = json!({ "user": user });
                     if let Some(groups) = groups {

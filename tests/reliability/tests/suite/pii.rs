@@ -30,7 +30,7 @@ use turnstile_reliability::runtime_api::{FakeRuntime, Probe};
 use turnstile_reliability::{Emu, Function, invoke, logs, sizing};
 
 /// Keys whose string values are personal data.
-const PERSONAL_KEYS: [&str; 14] = [
+const PERSONAL_KEYS: [&str; 17] = [
     "userName",
     "givenName",
     "familyName",
@@ -45,6 +45,11 @@ const PERSONAL_KEYS: [&str; 14] = [
     "region",
     "email",
     "owner",
+    // The enterprise extension's and the newer model's: an employee number identifies a
+    // person, the manager is another person's userName.
+    "employeeNumber",
+    "manager",
+    "website",
 ];
 
 fn personal_values(value: &Value, key: Option<&str>, in_user: bool, out: &mut Vec<String>) {
@@ -62,6 +67,10 @@ fn personal_values(value: &Value, key: Option<&str>, in_user: bool, out: &mut Ve
                 if let Some((local, _)) = s.split_once('@') {
                     out.push(local.to_owned());
                 }
+            }
+            // A birthdate has no letters, and is personal all the same.
+            if key == Some("birthdate") && s.len() >= 8 {
+                out.push(s.clone());
             }
             if s.starts_with('+') {
                 out.push(s.chars().filter(char::is_ascii_digit).collect());
