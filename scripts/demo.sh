@@ -129,10 +129,10 @@ PY
   seen_writes=$writes
 }
 
-invoke "Joiner: alice.archer, with two groups" onboard-user events/onboard-user.json
+invoke "Joiner: alice.archer, with two groups and her HR attributes; her manager bob.baker has not joined yet (unresolved)" onboard-user events/onboard-user.json
 invoke "The same event delivered again: the ledger says duplicate, nothing is called" onboard-user events/onboard-user.json
-invoke "Mover: new title and email, one more group" onboard-user events/onboard-user.mover.json
 invoke "Joiner: bob.baker" onboard-user events/onboard-user.bob.json
+invoke "Mover: new title, email and department, one more group; the manager is now bob.baker's user id" onboard-user events/onboard-user.mover.json
 invoke "Roster of Engineering from HR (one name nobody has)" sync-group events/sync-group.json
 invoke "Leaver, revoke: bob.baker keeps his user, loses his groups, is marked as a leaver" offboard-user events/offboard-user.revoke.json
 invoke "A newer roster still listing bob.baker: the leavers fence keeps him out" sync-group events/sync-group.next.json
@@ -149,7 +149,8 @@ state = json.load(urllib.request.urlopen(base + "/_admin/state"))
 counters = json.load(urllib.request.urlopen(base + "/_admin/counters"))
 print(f"   Users ({len(state['users'])}):")
 for u in state["users"]:
-    print(f"     - {u['userName']:<14} {u.get('displayName') or '':<16} {u.get('title') or ''}")
+    hr = f"  {u['department']}, reports to {u.get('manager') or '(nobody yet)'}" if u.get("department") else ""
+    print(f"     - {u['userName']:<14} {u.get('displayName') or '':<16} {u.get('title') or ''}{hr}")
 print(f"   Groups ({len(state['groups'])}):")
 for g in state["groups"]:
     members = ", ".join(g["members"]) or "(no members)"

@@ -1365,7 +1365,18 @@ impl Store {
             .values()
             .map(|id| {
                 let a = &self.users[id].attributes;
-                json!({ "userId": id, "userName": a.get("UserName"), "displayName": a.get("DisplayName"), "title": a.get("Title") })
+                let enterprise = a.get(extension::STORED).and_then(|e| e.get(extension::ENTERPRISE));
+                let department = enterprise.and_then(|e| e.get("department"));
+                // The manager by userName, as an operator reads it.
+                let manager = enterprise
+                    .and_then(|e| e.pointer("/manager/value"))
+                    .and_then(Value::as_str)
+                    .and_then(|m| self.users.get(m))
+                    .and_then(|m| m.attributes.get("UserName"));
+                json!({
+                    "userId": id, "userName": a.get("UserName"), "displayName": a.get("DisplayName"),
+                    "title": a.get("Title"), "department": department, "manager": manager
+                })
             })
             .collect();
         let groups: Vec<Value> = self
