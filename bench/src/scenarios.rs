@@ -416,8 +416,46 @@ pub async fn lifecycle(bench: &mut Bench, groups: usize, leaver_memberships: usi
         }
     }
 
+    runs.push(department_move(bench, &onboard, &names, pace).await?);
     runs.push(leaver(bench, leaver_memberships, pace).await?);
     Ok(runs)
+}
+
+/// The Turnstile joiner of [`lifecycle`] moved to another department, with a manager:
+/// its first enterprise attributes. Budget: the unchanged re-onboard's G + 4, plus the
+/// manager's GetUserId and the one UpdateUser.
+async fn department_move(bench: &mut Bench, onboard: &Program, names: &[String], pace: Pace) -> Result<Run, String> {
+    let title = format!("Department move with a manager, G = {}", names.len());
+    progress(&format!("  {title} (onboard-user)"));
+    client::create_users(bench.addr, vec!["manager.turnstile".into()])
+        .await
+        .map_err(|e| format!("seeding the manager: {e}"))?;
+    let mut event = joiner("joiner.turnstile", names);
+    event["user"]["enterprise"] = json!({ "department": "Platform", "costCenter": "CC-2300", "manager": "manager.turnstile" });
+    let (mut run, result) = bench
+        .invoke(Invocation {
+            id: "department-move-turnstile".into(),
+            title,
+            who: Who::Turnstile,
+            program: onboard,
+            pace,
+            env: bench.env(pace, &[]),
+            event,
+            expected_calls: 0,
+            budget: Some(names.len() as u64 + 6),
+            expect_no_writes: false,
+            shape: None,
+        })
+        .await;
+    if let Some(result) = result {
+        check(
+            &mut run,
+            result.get("status").and_then(Value::as_str) == Some("updated")
+                && result.get("updatedAttributes") == Some(&json!(["enterprise"])),
+            || format!("expected status updated with updatedAttributes [enterprise]: {result}"),
+        );
+    }
+    Ok(run)
 }
 
 /// Leaver: a user in M groups, deleted.
