@@ -614,6 +614,13 @@ pub fn plot(path: &Path, outcomes: &[Outcome]) -> Result<(), String> {
 pub const MARK_START: &str = "<!-- bulk:start -->";
 pub const MARK_END: &str = "<!-- bulk:end -->";
 
+/// The bulk section of `report`, markers included, when it has one.
+pub fn section_of(report: &str) -> Option<String> {
+    let start = report.find(MARK_START)?;
+    let end = report[start..].find(MARK_END)? + start + MARK_END.len();
+    Some(report[start..end].to_owned())
+}
+
 /// `report` with its bulk section replaced by `section` (or `section` appended).
 pub fn splice(report: &str, section: &str) -> String {
     match (report.find(MARK_START), report.find(MARK_END)) {
@@ -626,7 +633,14 @@ pub fn splice(report: &str, section: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::splice;
+    use super::{section_of, splice};
+
+    #[test]
+    fn a_reports_bulk_section_is_read_back_with_its_markers() {
+        let section = "<!-- bulk:start -->kept<!-- bulk:end -->";
+        assert_eq!(section_of(&format!("# B\n\n{section}\n")).as_deref(), Some(section));
+        assert_eq!(section_of("# B without one"), None);
+    }
 
     #[test]
     fn the_bulk_section_replaces_its_old_self_or_is_appended() {

@@ -443,8 +443,9 @@ async fn run(args: Args) -> Result<(), String> {
     } else {
         scenario_runs(&mut bench, &args).await?
     };
+    // A run without the bulk load keeps the report's bulk section as it was measured.
     let bulk_section = if args.no_bulk || args.cold_start_only {
-        None
+        bulk::section_of(&std::fs::read_to_string(&args.out).unwrap_or_default())
     } else {
         Some(bulk_load(&args, emulator.addr, &bin_dir, &scratch).await?)
     };
