@@ -431,7 +431,8 @@ async fn department_move(bench: &mut Bench, onboard: &Program, names: &[String],
         .await
         .map_err(|e| format!("seeding the manager: {e}"))?;
     let mut event = joiner("joiner.turnstile", names);
-    event["user"]["enterprise"] = json!({ "department": "Platform", "costCenter": "CC-2300", "manager": "manager.turnstile" });
+    event["user"]["enterprise"] =
+        json!({ "department": "Platform", "costCenter": "CC-2300", "manager": "manager.turnstile" });
     let (mut run, result) = bench
         .invoke(Invocation {
             id: "department-move-turnstile".into(),
