@@ -2,10 +2,10 @@
 //! DescribeUser and ListUsers take to return it, and UpdateUser's operations on it.
 //!
 //! The model gives the extension names' pattern and the map's size; the document
-//! itself is an untyped `Document`. Its members are the ones the IAM Identity Center
-//! documentation lists for the enterprise extension (`employeeNumber`, `costCenter`,
-//! `organization`, `division`, `department`, `manager`), each a `SensitiveStringType`
-//! but `manager`, a structure `{"value": <user id>}`. UpdateUser addresses one member as
+//! itself is an untyped `Document`. Its members are the ones the API reference's
+//! CreateUser and DescribeUser examples show (`employeeNumber`, `costCenter`,
+//! `organization`, `division`, `department`, `manager`), each checked as a
+//! `SensitiveStringType` but `manager`, a structure `{"value": <user id>}`. UpdateUser addresses one member as
 //! `aws:identitystore:enterprise.<member>`; any other form (the whole extension, a
 //! member's sub-path, another extension) is a ValidationException. docs/contract.md,
 //! "The enterprise extension", says which of this is documented and which is a choice.
