@@ -78,10 +78,12 @@ def test_the_run_locally_commands_work_as_typed():
 
     print("README run-locally statuses:", statuses)
     # What the README's example events do in that order, with the fence on and no ledger.
+    # alice.archer's hire names bob.baker as her manager before he exists (unresolved);
+    # its envelope form, after bob.baker's hire, sets the manager: updated.
     assert statuses == [
         ("onboard-user", "created"),
         ("onboard-user", "created"),
-        ("onboard-user", "unchanged"),
+        ("onboard-user", "updated"),
         ("sync-group", "updated"),
         ("sync-group", "unchanged"),
         ("offboard-user", "revoked"),
