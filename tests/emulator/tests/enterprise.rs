@@ -104,6 +104,24 @@ async fn a_joiner_with_every_attribute_is_stored_with_each_and_the_extension_onl
         })
     );
 
+    // ListUsers answers the same way: the extension only when asked.
+    let list = |asked: bool| {
+        bench
+            .client
+            .list_users()
+            .identity_store_id(STORE)
+            .set_extensions(asked.then(|| vec![ENTERPRISE.to_owned()]))
+            .send()
+    };
+    let listed = list(false).await.unwrap();
+    assert!(listed.users().iter().all(|u| u.extensions().is_none()));
+    let listed = list(true).await.unwrap();
+    let dana_listed = listed.users().iter().find(|u| u.user_id() == dana).unwrap();
+    assert_eq!(
+        dana_listed.extensions().and_then(|e| e.get(ENTERPRISE)).map(json_of),
+        Some(enterprise(&bench.client, &dana).await)
+    );
+
     // The same event again writes nothing.
     bench.count_from_now().await;
     let again = onboard(&service, fixture("onboard-user/joiner.every-attribute.json")).await;
