@@ -308,26 +308,18 @@ fn document(value: &Value) -> Document {
     match value {
         Value::Text(text) => Document::String(text.clone()),
         Value::Bool(flag) => Document::Bool(*flag),
-        Value::Items(items) => Document::Array(
-            items
-                .iter()
-                .map(|fields| {
-                    Document::Object(
-                        fields
-                            .iter()
-                            .map(|(key, value)| ((*key).to_owned(), document(value)))
-                            .collect(),
-                    )
-                })
-                .collect(),
-        ),
-        Value::Object(fields) => Document::Object(
-            fields
-                .iter()
-                .map(|(key, value)| ((*key).to_owned(), document(value)))
-                .collect(),
-        ),
+        Value::Items(items) => Document::Array(items.iter().map(|fields| object(fields)).collect()),
+        Value::Object(fields) => object(fields),
     }
+}
+
+fn object(fields: &[(&'static str, Value)]) -> Document {
+    Document::Object(
+        fields
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), document(value)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -174,22 +174,17 @@ impl Onboarding<'_> {
         mut user: UserSpec,
         attributes: bool,
     ) -> Result<(UserSpec, Vec<String>), Error> {
-        let Some(enterprise) = user.enterprise.as_mut() else {
-            return Ok((user, Vec::new()));
+        let name = match user.enterprise.as_mut().and_then(|e| e.manager.take()) {
+            Some(name) if attributes => name,
+            _ => return Ok((user, Vec::new())),
         };
-        let Some(name) = enterprise.manager.take() else {
-            return Ok((user, Vec::new()));
+        let Some(id) = self.store.user_id(deadline, &name).await? else {
+            return Ok((user, vec![name]));
         };
-        if !attributes {
-            return Ok((user, Vec::new()));
+        if let Some(enterprise) = user.enterprise.as_mut() {
+            enterprise.manager = Some(id);
         }
-        match self.store.user_id(deadline, &name).await? {
-            Some(id) => {
-                enterprise.manager = Some(id);
-                Ok((user, Vec::new()))
-            }
-            None => Ok((user, vec![name])),
-        }
+        Ok((user, Vec::new()))
     }
 
     /// `(group id, display name, order key)` of each group that still exists.

@@ -132,7 +132,7 @@ pub fn answer(stored: Option<&Value>, asked: &[String]) -> Option<Value> {
 
 /// An UpdateUser operation, when its path names an extension (`<a>:<b>:<c>...`):
 /// applied to `attributes`' stored extensions. `Ok(false)`: not an extension path.
-pub fn update(attributes: &mut Map<String, Value>, path: &str, value: Option<Value>) -> Result<bool, ApiError> {
+pub fn update(attributes: &mut Map<String, Value>, path: &str, value: Option<&Value>) -> Result<bool, ApiError> {
     let (extension, rest) = path.split_once('.').unwrap_or((path, ""));
     if !extension.contains(':') {
         return Ok(false);
@@ -163,7 +163,7 @@ pub fn update(attributes: &mut Map<String, Value>, path: &str, value: Option<Val
             )));
         }
         Some(value) => {
-            let value = member(rest, &value)?;
+            let value = member(rest, value)?;
             document.insert(rest.to_owned(), value);
         }
     }

@@ -135,9 +135,10 @@ const NAME_PARTS: [&str; 6] = [
     "HonorificPrefix",
     "HonorificSuffix",
 ];
-const MULTI_VALUED: [(&str, &[&str]); 5] = [
-    ("Emails", &["Value", "Type", "Primary"]),
-    ("PhoneNumbers", &["Value", "Type", "Primary"]),
+/// Each multi-valued attribute: its item fields, and those the model requires.
+const MULTI_VALUED: [(&str, &[&str], &[&str]); 5] = [
+    ("Emails", &["Value", "Type", "Primary"], &[]),
+    ("PhoneNumbers", &["Value", "Type", "Primary"], &[]),
     (
         "Addresses",
         &[
@@ -150,9 +151,10 @@ const MULTI_VALUED: [(&str, &[&str]); 5] = [
             "Type",
             "Primary",
         ],
+        &[],
     ),
-    ("Photos", &["Value", "Type", "Display", "Primary"]),
-    ("Roles", &["Value", "Type", "Primary"]),
+    ("Photos", &["Value", "Type", "Display", "Primary"], &["Value"]),
+    ("Roles", &["Value", "Type", "Primary"], &[]),
 ];
 
 /// A user or group: its API members and the service-managed fields.
@@ -480,7 +482,7 @@ impl Store {
             }
             return Ok(Value::Object(name));
         }
-        if let Some((_, fields)) = MULTI_VALUED.iter().find(|(k, _)| *k == key) {
+        if let Some((_, fields, required)) = MULTI_VALUED.iter().find(|(k, ..)| *k == key) {
             let items = value
                 .as_array()
                 .ok_or_else(|| ApiError::validation(format!("{path} must be a list")))?;
@@ -516,9 +518,10 @@ impl Store {
                         _ => return Err(ApiError::validation(format!("{path}.{field} must be a string"))),
                     }
                 }
-                if key == "Photos" && !out.contains_key("Value") {
+                if let Some(absent) = required.iter().find(|f| !out.contains_key(**f)) {
                     return Err(ApiError::validation(format!(
-                        "1 validation error detected: Value null at '{path}.value' failed to satisfy constraint: Member must not be null"
+                        "1 validation error detected: Value null at '{path}.{}' failed to satisfy constraint: Member must not be null",
+                        absent.to_lowercase()
                     )));
                 }
                 normalised.push(Value::Object(out));
@@ -671,7 +674,7 @@ impl Store {
         let operations = Self::operations(input)?;
         let mut attributes = self.users[&id].attributes.clone();
         for (path, value) in operations {
-            if extension::update(&mut attributes, &path, value.clone())? {
+            if extension::update(&mut attributes, &path, value.as_ref())? {
                 continue;
             }
             let members = member_path(&path);
@@ -684,7 +687,7 @@ impl Store {
                 ([key], None) => {
                     if !(USER_STRINGS.contains(&key.as_str())
                         || key == "Name"
-                        || MULTI_VALUED.iter().any(|(k, _)| k == key))
+                        || MULTI_VALUED.iter().any(|(k, ..)| k == key))
                     {
                         return Err(ApiError::validation(format!("{path} is not a user attribute")));
                     }
@@ -716,7 +719,7 @@ impl Store {
                         Some(_) => return Err(ApiError::validation(format!("{path} must be a string"))),
                     }
                 }
-                ([parent, ..], _) if MULTI_VALUED.iter().any(|(k, _)| k == parent) => {
+                ([parent, ..], _) if MULTI_VALUED.iter().any(|(k, ..)| k == parent) => {
                     return Err(ApiError::validation(format!(
                         "Unsupported update operation on multi-value attribute {}, please provide full replacement of Multi-Value attribute types",
                         path.split('.').next().unwrap_or_default()
