@@ -10,11 +10,14 @@
 //!   `aws_sdk_identitystore` (calls, conversions, error classification, retries,
 //!   pacing, HTTPS); `dynamodb/` is the ledger table's adapter, the only one that
 //!   names `aws_sdk_dynamodb`;
+//! - `cloudwatch/` counts what the functions did as CloudWatch metrics, written to the
+//!   log in the Embedded Metric Format (no API call);
 //! - `contract/` holds what callers see: requests, results, errors, redaction.
 //!
 //! The functions under `functions/` are a `main.rs` each that calls [`run`].
 #![warn(unreachable_pub)]
 
+mod cloudwatch;
 mod config;
 mod contract;
 mod deadline;

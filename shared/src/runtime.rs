@@ -1,6 +1,7 @@
 //! A function's whole `main`: tracing, configuration and clients once per cold start,
 //! then the Lambda runtime loop, each event decoded and handed to the job.
 
+use std::future::Future;
 use std::task::{Context, Poll};
 
 use lambda_runtime::layers::TracingLayer;
@@ -13,6 +14,7 @@ use aws_lambda_events::event::sqs::SqsBatchResponse;
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
+use crate::cloudwatch::{Metric, Metrics};
 use crate::contract::batch::{self, Answer, Record};
 use crate::contract::redact::redact;
 use crate::contract::request::parse_json;
@@ -44,9 +46,13 @@ macro_rules! serve {
 pub async fn run<J: Job>() -> Result<(), lambda_runtime::Error> {
     // Honours AWS_LAMBDA_LOG_LEVEL and AWS_LAMBDA_LOG_FORMAT (JSON under Lambda).
     lambda_runtime::tracing::init_default_subscriber();
+    let metrics = Metrics::install(function_name(J::FUNCTION));
     let service = Service::from_env().await;
-    serve!(service_fn(|event| async {
-        handle::<J>(service.as_ref().map_err(Clone::clone)?, event).await
+    serve!(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let request_id = event.context.request_id.clone();
+        metered(metrics, request_id, async {
+            handle::<J>(service.as_ref().map_err(Clone::clone)?, event).await
+        })
     }))
 }
 
@@ -54,15 +60,31 @@ pub async fn run<J: Job>() -> Result<(), lambda_runtime::Error> {
 /// one binary (the reliability suite's runtime probe). The deployed binaries use [`run`].
 pub async fn run_function(function: Function) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
+    let metrics = Metrics::install(function_name(function));
     let service = Service::from_env().await;
-    serve!(service_fn(|event| async {
-        Box::pin(handle_function(
-            function,
-            service.as_ref().map_err(Clone::clone)?,
-            event,
-        ))
-        .await
+    serve!(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let request_id = event.context.request_id.clone();
+        metered(metrics, request_id, async {
+            Box::pin(handle_function(
+                function,
+                service.as_ref().map_err(Clone::clone)?,
+                event,
+            ))
+            .await
+        })
     }))
+}
+
+/// The Lambda function's name (the metrics' dimension), or the binary's outside Lambda.
+fn function_name(function: Function) -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| function.name().to_owned())
+}
+
+/// Runs one invocation's `answer`, then writes what it counted, failed or not.
+async fn metered<T>(metrics: Metrics, request_id: String, answer: impl Future<Output = T>) -> T {
+    let answer = answer.await;
+    metrics.flush(&request_id);
+    answer
 }
 
 /// [`handle`] for a function chosen at run time, with its result as JSON.
@@ -158,7 +180,9 @@ pub async fn handle<J: Job>(service: &Service, event: LambdaEvent<Box<RawValue>>
 async fn apply<J: Job>(service: &Service, deadline: Deadline, payload: Value) -> Result<J::Result, Error> {
     let (request, meta): (J::Request, _) = decode_event(payload)?;
     // Boxed: the job's future is deep, and the runtime nests it further.
-    running(J::FUNCTION, Box::pin(J::apply(service, deadline, &meta, request))).await
+    let result = running(J::FUNCTION, Box::pin(J::apply(service, deadline, &meta, request))).await?;
+    Metric::count_status(J::status(&result));
+    Ok(result)
 }
 
 /// One record: its body decoded and applied.
@@ -187,13 +211,10 @@ async fn each_record<J: Job>(service: &Service, deadline: Deadline, records: Vec
         };
         let message_id = record.message_id.as_str();
         match outcome {
-            Ok(result) => {
-                let result = serde_json::to_value(result).unwrap_or_default();
-                let status = result.get("status").and_then(Value::as_str).unwrap_or_default();
-                tracing::info!(message_id, status, "record applied");
-            }
+            Ok(result) => tracing::info!(message_id, status = J::status(&result), "record applied"),
             Err(error) => {
                 tracing::warn!(message_id, error_type = error.error_type(), %error, "record failed");
+                Metric::FailedRecords.count();
                 response.add_failure(message_id);
             }
         }

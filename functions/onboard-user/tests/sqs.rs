@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 use turnstile_emulator::{FaultConfig, FaultSpec};
+use turnstile_reliability::emf;
 use turnstile_reliability::sqs::{self, Served};
 
 const EXE: &str = env!("CARGO_BIN_EXE_onboard-user");
@@ -124,6 +125,20 @@ async fn a_mixed_batch_names_exactly_the_failed_records_and_applies_the_good_one
         Some("ServiceUnavailable")
     );
     assert_eq!(logged.len(), 3);
+
+    // One metrics line per invocation, counting what the emulator saw written; every
+    // CreateGroup fault but the last (which failed the record) was retried.
+    let docs = emf::documents(&lines);
+    assert_eq!(docs.len(), 2, "{docs:#?}");
+    let totals = emf::totals(&lines, "Turnstile");
+    let count = |name: &str| totals.get(name).copied().unwrap_or(0);
+    assert_eq!(count("UsersCreated"), 3, "{totals:?}");
+    assert_eq!(count("MembershipsAdded"), 3, "{totals:?}");
+    assert_eq!(count("FailedRecords"), 3, "{totals:?}");
+    let faulted = counters.injected_total();
+    assert!(faulted >= 1, "the CreateGroup fault was injected");
+    assert_eq!(count("Retries"), faulted - 1, "{totals:?}");
+    assert_eq!(count("Throttles"), 0, "{totals:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,4 +157,44 @@ async fn a_batch_that_cannot_be_answered_record_by_record_fails_whole_and_writes
     let counters = served.emu.admin.counters().await.expect("counters");
     assert_eq!(counters.writes(), 0);
     served.process.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn the_ledgers_stale_and_duplicate_answers_are_counted_as_metrics() {
+    const TABLE: &str = "turnstile-ledger";
+    let moto = turnstile_emulator::moto::Moto::start().await;
+    let ledger = turnstile::testing::local_ledger_client(&moto.endpoint()).await;
+    turnstile::testing::create_ledger_table(&ledger, TABLE).await;
+    let endpoint = moto.endpoint();
+    let served = Served::start(
+        EXE,
+        "onboard-user",
+        &[("LEDGER_TABLE", TABLE), ("AWS_ENDPOINT_URL_DYNAMODB", &endpoint)],
+    )
+    .await;
+    let event = |id: &str, time: &str| {
+        json!({
+            "version": "0", "id": id, "detail-type": "Employee Hired", "source": "com.example.hr",
+            "account": "111122223333", "time": time, "region": "eu-west-1", "resources": [],
+            "detail": joiner("ada.good", &[])
+        })
+    };
+    let newer = event("evt-2", "2026-12-01T10:00:00Z");
+    let reply = served.invoke(&sqs::batch(vec![sqs::request("m-1", &newer)])).await;
+    assert_eq!(sqs::failures(&reply), BTreeSet::new());
+    // The same event redelivered, and an older one delivered late.
+    let reply = served
+        .invoke(&sqs::batch(vec![
+            sqs::request("m-2", &newer),
+            sqs::request("m-3", &event("evt-1", "2026-12-01T09:00:00Z")),
+        ]))
+        .await;
+    assert_eq!(sqs::failures(&reply), BTreeSet::new());
+    let lines = served.process.stop().await;
+    let totals = emf::totals(&lines, "Turnstile");
+    let count = |name: &str| totals.get(name).copied().unwrap_or(0);
+    assert_eq!(count("UsersCreated"), 1, "{totals:?}");
+    assert_eq!(count("Duplicate"), 1, "{totals:?}");
+    assert_eq!(count("Stale"), 1, "{totals:?}");
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::fault::Fault;
 use crate::Deadline;
+use crate::cloudwatch::Metric;
 
 /// Bounded attempts with the service's hint or full-jitter exponential backoff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,7 @@ impl RetryPolicy {
             hinted = fault.retry_after().is_some(),
             "transient Identity Store failure; retrying"
         );
+        Metric::Retries.count();
         Ok(wait)
     }
 

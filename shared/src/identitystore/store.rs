@@ -17,6 +17,7 @@ use super::fault::{Classify, Fault, classify_sdk};
 use super::pace::{Pacer, PastDeadline};
 use super::retry::{Exhausted, RetryPolicy};
 use super::user;
+use crate::cloudwatch::Metric;
 use crate::contract::user::{Change, ENTERPRISE_EXTENSION, Value};
 use crate::{Deadline, Error, UserSpec};
 
@@ -101,7 +102,10 @@ impl IdentityStore {
     fn observe<T>(&self, operation: &'static str, result: &Result<T, Fault>) {
         match result {
             Ok(_) => self.pacer.succeeded(operation),
-            Err(fault @ Fault::Throttling { .. }) => self.pacer.throttled(operation, fault.retry_after()),
+            Err(fault @ Fault::Throttling { .. }) => {
+                Metric::Throttles.count();
+                self.pacer.throttled(operation, fault.retry_after());
+            }
             Err(_) => {}
         }
     }
@@ -282,6 +286,7 @@ impl IdentityStore {
             Ok(None)
         })
         .await
+        .inspect(|ensured| counted(ensured, Metric::UsersCreated))
     }
 
     /// UpdateUser with the given changes (at most 100, as the API allows).
@@ -296,7 +301,7 @@ impl IdentityStore {
                 .send()
         })
         .await
-        .map(drop)
+        .map(|_| Metric::UsersUpdated.count())
         .map_err(|e| match e.fault {
             // The user is the subject and exists, so a uniqueness conflict is about a
             // value this update sets that another user has (an email address).
@@ -322,7 +327,7 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        gone_is_ok(deleted, "DeleteUser")
+        gone_is_ok(deleted, "DeleteUser", Metric::UsersDeleted)
     }
 
     /// ListUsers, every page: `(user id, userName)`.
@@ -465,6 +470,7 @@ impl IdentityStore {
             self.membership_id(deadline, group_id, user_id),
         )
         .await
+        .inspect(|ensured| counted(ensured, Metric::MembershipsAdded))
     }
 
     /// GetGroupMembershipId; `None` when the user is not a member.
@@ -499,7 +505,7 @@ impl IdentityStore {
                     .send()
             })
             .await;
-        gone_is_ok(deleted, "DeleteGroupMembership")
+        gone_is_ok(deleted, "DeleteGroupMembership", Metric::MembershipsRemoved)
     }
 
     /// IsMemberInGroups for up to 100 groups: the subset of `group_ids` the user is in.
@@ -650,6 +656,18 @@ fn absent_is_none<T>(result: Result<T, Exhausted>, operation: &'static str) -> R
     }
 }
 
-fn gone_is_ok<T>(result: Result<T, Exhausted>, operation: &'static str) -> Result<(), Error> {
-    absent_is_none(result, operation).map(drop)
+/// A delete's outcome: success whether this call deleted it (counted as `deleted`) or
+/// it was already gone.
+fn gone_is_ok<T>(result: Result<T, Exhausted>, operation: &'static str, deleted: Metric) -> Result<(), Error> {
+    if absent_is_none(result, operation)?.is_some() {
+        deleted.count();
+    }
+    Ok(())
+}
+
+/// Counts a create as `created` when this call created it (not when it was there).
+fn counted(ensured: &Ensured, created: Metric) {
+    if matches!(ensured, Ensured::Created(_)) {
+        created.count();
+    }
 }

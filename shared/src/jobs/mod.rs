@@ -123,6 +123,9 @@ pub trait Job {
     type Request: DeserializeOwned + Validate;
     type Result: Serialize;
 
+    /// The result's `status`, as the result spells it.
+    fn status(result: &Self::Result) -> &'static str;
+
     fn apply(
         service: &Service,
         deadline: Deadline,
@@ -139,6 +142,10 @@ impl Job for Onboard {
     const FUNCTION: Function = Function::OnboardUser;
     type Request = OnboardRequest;
     type Result = OnboardResult;
+
+    fn status(result: &OnboardResult) -> &'static str {
+        result.status.name()
+    }
 
     fn apply(
         service: &Service,
@@ -159,6 +166,10 @@ impl Job for Offboard {
     type Request = OffboardRequest;
     type Result = OffboardResult;
 
+    fn status(result: &OffboardResult) -> &'static str {
+        result.status.name()
+    }
+
     fn apply(
         service: &Service,
         deadline: Deadline,
@@ -177,6 +188,10 @@ impl Job for SyncGroup {
     const FUNCTION: Function = Function::SyncGroup;
     type Request = SyncRequest;
     type Result = SyncResult;
+
+    fn status(result: &SyncResult) -> &'static str {
+        result.status.name()
+    }
 
     fn apply(
         service: &Service,

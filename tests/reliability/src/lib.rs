@@ -6,6 +6,7 @@
 //! The suite's sizes come from the environment (see [`sizing`]): the defaults are CI's,
 //! `scripts/reliability.sh` sets the full ones.
 
+pub mod emf;
 pub mod harness;
 pub mod logs;
 pub mod oracle;
