@@ -59,6 +59,7 @@ impl Pace {
                 ..FaultSpec::default()
             },
             operations: std::collections::BTreeMap::new(),
+            lag_ms: 0,
         }
     }
 

@@ -75,6 +75,9 @@ pub struct FaultConfig {
     pub default: FaultSpec,
     /// Per-operation entries replace the default for that operation.
     pub operations: BTreeMap<String, FaultSpec>,
+    /// Replication lag in milliseconds: each look-up or listing sees the store as it
+    /// was up to this long ago, the delay drawn per request (see `replica.rs`); 0 is off.
+    pub lag_ms: u64,
 }
 
 #[derive(Debug)]
@@ -115,6 +118,19 @@ impl Faults {
     /// Replaces the configuration and reseeds the generator.
     pub fn set(&mut self, config: FaultConfig) {
         *self = Self::new(config);
+    }
+
+    /// The replication lag's window.
+    pub fn lag_window(&self) -> Duration {
+        Duration::from_millis(self.config.lag_ms)
+    }
+
+    /// How far behind the store one look-up or listing is (zero when lag is off).
+    pub fn lag(&mut self) -> Duration {
+        match self.config.lag_ms {
+            0 => Duration::ZERO,
+            window => Duration::from_millis(self.rng.u64(0..=window)),
+        }
     }
 
     /// Decides the fate of one request to `operation`.

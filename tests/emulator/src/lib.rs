@@ -13,6 +13,7 @@ pub mod error;
 mod extension;
 pub mod faults;
 pub mod moto;
+mod replica;
 pub mod server;
 pub mod state;
 mod validate;

@@ -72,6 +72,10 @@ struct Args {
     /// Deleting a user, group or membership that does not exist succeeds.
     #[arg(long)]
     idempotent_deletes: bool,
+    /// Replication lag in milliseconds: each look-up and listing sees the store as it
+    /// was up to this long ago (seeded by --seed). Off by default.
+    #[arg(long, default_value_t = 0)]
+    lag_ms: u64,
     /// Per-operation fault entries as JSON, e.g. '{"CreateUser":{"throttle_next":2}}'.
     #[arg(long, value_parser = parse_operations)]
     operation_faults: Option<std::collections::BTreeMap<String, FaultSpec>>,
@@ -102,6 +106,7 @@ async fn main() -> std::io::Result<()> {
             ..FaultSpec::default()
         },
         operations: args.operation_faults.unwrap_or_default(),
+        lag_ms: args.lag_ms,
     };
     let emulator = Emulator::start(Options {
         bind: args.listen,

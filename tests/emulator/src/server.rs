@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::faults::{FaultConfig, Faults};
+use crate::replica::{LAGGED, Replica};
 use crate::state::{OPERATIONS, Rules, Store, WRITES};
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -64,6 +66,8 @@ impl Counters {
 
 pub(crate) struct Shared {
     pub store: Mutex<Store>,
+    /// Locked only while `store` is (after it; `faults` before both), so none deadlock.
+    replica: Mutex<Replica>,
     pub faults: Mutex<Faults>,
     pub counters: Mutex<Counters>,
     pub state_file: Option<PathBuf>,
@@ -79,9 +83,13 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     pub fn new(store: Store, faults: FaultConfig, state_file: Option<PathBuf>, seed: u64) -> Self {
+        let faults = Faults::new(faults);
+        let mut replica = Replica::default();
+        replica.reset(faults.lag_window(), &store);
         Self {
             store: Mutex::new(store),
-            faults: Mutex::new(Faults::new(faults)),
+            replica: Mutex::new(replica),
+            faults: Mutex::new(faults),
             counters: Mutex::new(Counters::default()),
             state_file,
             seed,
@@ -209,11 +217,21 @@ async fn api(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         return error_response(&error, &request_id);
     }
 
+    let lag = if LAGGED.contains(&operation) {
+        lock(&shared.faults).lag()
+    } else {
+        Duration::ZERO
+    };
     let result = {
         let mut store = lock(&shared.store);
-        let result = store.execute(operation, &input);
+        let result = if lag.is_zero() {
+            store.execute(operation, &input)
+        } else {
+            lock(&shared.replica).as_of(lag, &mut store).execute(operation, &input)
+        };
         if is_write && result.is_ok() {
             shared.snapshot(&store);
+            lock(&shared.replica).record(&store);
         }
         result
     };
@@ -256,7 +274,10 @@ async fn get_faults(State(shared): State<Arc<Shared>>) -> Response {
 async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     match serde_json::from_slice::<FaultConfig>(&body) {
         Ok(config) => {
-            lock(&shared.faults).set(config);
+            let mut faults = lock(&shared.faults);
+            faults.set(config);
+            let store = lock(&shared.store);
+            lock(&shared.replica).configure(faults.lag_window(), &store);
             StatusCode::NO_CONTENT.into_response()
         }
         Err(error) => admin_error(StatusCode::BAD_REQUEST, format!("invalid fault configuration: {error}")),
@@ -264,12 +285,15 @@ async fn put_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> Response {
+    // Locks in the order put_faults takes them: faults, store, replica.
+    let window = lock(&shared.faults).lag_window();
     {
         let mut store = lock(&shared.store);
         let id = store.identity_store_id.clone();
         let rules = store.rules();
         *store = Store::new(&id, shared.seed).with_rules(rules);
         shared.snapshot(&store);
+        lock(&shared.replica).reset(window, &store);
     }
     *lock(&shared.counters) = Counters::default();
     StatusCode::NO_CONTENT.into_response()

@@ -215,7 +215,7 @@ async fn under_throttles_shaped_like_the_real_service_a_joiner_does_the_same_wor
                 throttle_shape: turnstile_emulator::ThrottleShape::Captured,
                 ..turnstile_emulator::FaultSpec::default()
             },
-            operations: std::collections::BTreeMap::new(),
+            ..turnstile_emulator::FaultConfig::default()
         })
         .await
         .expect("faults are set");

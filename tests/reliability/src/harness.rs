@@ -184,5 +184,8 @@ pub async fn deliver(service: &Service, function: Function, payload: &Value) -> 
             "{} still fails with a retryable error after {invocations} invocations: {outcome:?}",
             function.name()
         );
+        // A queue or a workflow re-delivers seconds later, never at once: under
+        // replication lag, at least the lag later.
+        tokio::time::sleep(Duration::from_millis(crate::sizing::lag_ms())).await;
     }
 }

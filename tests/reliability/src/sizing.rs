@@ -7,6 +7,9 @@
 //! | `RELIABILITY_CONCURRENCY` | 8 | 8 |
 //! | `PROPTEST_CASES` | 1000 | 10000 |
 //! | `RELIABILITY_REPORT` | unset | `target/reliability/figures.jsonl` |
+//! | `RELIABILITY_LAG_MS` | 0 | 0 (`scripts/replication-lag.sh` sweeps it) |
+//! | `RELIABILITY_FENCE_SETTLE_MS` | 0 | 0 (the sweep also runs the fenced race with it at the lag) |
+//! | `RELIABILITY_LAG_SPACED` | unset | unset (set: events of a scenario at least the lag apart) |
 
 use std::io::Write as _;
 use std::str::FromStr;
@@ -33,6 +36,23 @@ pub fn first_seed() -> u64 {
 /// Scenarios run at once.
 pub fn concurrency() -> usize {
     number("RELIABILITY_CONCURRENCY", 8usize).max(1)
+}
+
+/// Replication lag of the emulators under test, in milliseconds (their look-ups and
+/// listings see the store as it was up to this long ago); a re-delivery waits as long.
+pub fn lag_ms() -> u64 {
+    number("RELIABILITY_LAG_MS", 0)
+}
+
+/// The fence's settle time (`FENCE_SETTLE_MS`) in the races, in milliseconds.
+pub fn fence_settle_ms() -> u64 {
+    number("RELIABILITY_FENCE_SETTLE_MS", 0)
+}
+
+/// Whether a scenario's events are delivered at least [`lag_ms`] apart (HR events about
+/// one person are seconds apart), rather than back to back.
+pub fn lag_spaced() -> bool {
+    std::env::var_os("RELIABILITY_LAG_SPACED").is_some_and(|v| !v.is_empty())
 }
 
 /// Property-test cases per function.

@@ -243,6 +243,7 @@ fn faults(seed: u64) -> FaultConfig {
             ..FaultSpec::default()
         },
         operations: BTreeMap::new(),
+        lag_ms: 0,
     }
 }
 

@@ -193,6 +193,7 @@ fn faults(rng: &mut fastrand::Rng) -> FaultConfig {
     }
     let mut config = FaultConfig {
         seed: rng.u64(..),
+        lag_ms: sizing::lag_ms(),
         ..FaultConfig::default()
     };
     if rng.bool() {
@@ -247,6 +248,9 @@ async fn scenario(seed: u64) -> Report {
             expected.invocations, 1,
             "seed {seed}: without faults every event succeeds or fails for good at once"
         );
+        if sizing::lag_spaced() {
+            tokio::time::sleep(std::time::Duration::from_millis(sizing::lag_ms())).await;
+        }
         faulty.set_faults(&faults(&mut rng)).await;
         let got = deliver(&faulty_services[&event.function], event.function, &event.payload).await;
         report.events += 1;
@@ -321,6 +325,8 @@ async fn randomised_fault_scenarios_end_in_the_fault_free_state() {
         "fault-scenarios",
         &json!({
             "scenarios": reports.len(),
+            "lagMs": sizing::lag_ms(),
+            "lagSpaced": sizing::lag_spaced(),
             "seeds": format!("{first}..{}", first + sizing::seeds() - 1),
             "events": sum(|r| r.events),
             "eventsByKind": labels,
