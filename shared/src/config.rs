@@ -37,6 +37,11 @@ pub struct Config {
     /// `LEAVERS_GROUP` (default unset): display name of the group that marks revoked
     /// leavers, which turns the leavers fence on (see `fence`).
     pub leavers_group: Option<String>,
+    /// `FENCE_SETTLE_MS` (default 0): how long the fence waits for its own writes to
+    /// reach look-ups and listings, which no AWS document promises happen at once: a
+    /// revoke between its mark and its first listing, a sync between its adds and its
+    /// second read of the marks. Set it to the store's replication lag (docs/contract.md).
+    pub fence_settle: Duration,
     /// `LEDGER_TABLE` (default unset): the DynamoDB table of the event ledger, which
     /// turns the order and duplicate checks on (see `jobs/ledger.rs`).
     pub ledger_table: Option<String>,
@@ -60,6 +65,7 @@ impl Config {
             deadline_margin: Duration::from_secs(1),
             ca_bundle: None,
             leavers_group: None,
+            fence_settle: Duration::ZERO,
             ledger_table: None,
             ledger_retention_days: 400,
         }
@@ -107,6 +113,7 @@ impl Config {
         config.expected_store_users =
             usize::try_from(number("EXPECTED_STORE_USERS", 1000, 0..=100_000_000)).unwrap_or(1000);
         config.deadline_margin = Duration::from_millis(number("DEADLINE_MARGIN_MS", 1000, 0..=60_000));
+        config.fence_settle = Duration::from_millis(number("FENCE_SETTLE_MS", 0, 0..=60_000));
         config.ledger_retention_days = u32::try_from(number("LEDGER_RETENTION_DAYS", 400, 1..=36_500)).unwrap_or(400);
         config.create_missing_groups = problems.take(boolean(&lookup, "CREATE_MISSING_GROUPS", true), true);
         if config.calls_per_second > 0 && config.max_calls_per_second < config.calls_per_second {

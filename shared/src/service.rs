@@ -280,7 +280,11 @@ impl Service {
     }
 
     fn fence(&self) -> Fence<'_> {
-        Fence::new(&self.store, self.config.leavers_group.as_deref())
+        Fence::new(
+            &self.store,
+            self.config.leavers_group.as_deref(),
+            self.config.fence_settle,
+        )
     }
 
     fn ledger(&self) -> Ledger<'_> {

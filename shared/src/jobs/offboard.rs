@@ -63,6 +63,7 @@ impl Offboarding<'_> {
         let fence = self.fence.group_id(deadline, mode == OffboardMode::Revoke).await?;
         if let (Some(fence), OffboardMode::Revoke) = (&fence, mode) {
             self.store.create_membership(deadline, fence, &user_id).await?;
+            self.fence.settle(deadline).await;
         }
 
         let mut removed = HashSet::new();

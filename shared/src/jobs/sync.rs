@@ -434,6 +434,7 @@ impl Roster<'_> {
         memberships: &[(&str, &str, String)],
         result: &mut SyncResult,
     ) -> Result<(), Error> {
+        self.fence.settle(deadline).await;
         let fence = match fence {
             Some(id) => Some(id),
             None => self.fence.group_id(deadline, false).await?,

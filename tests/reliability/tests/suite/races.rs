@@ -292,8 +292,12 @@ async fn race_add_and_leave(
     mode: Option<&str>,
     head_start: Duration,
     fence: bool,
+    settle: Duration,
 ) -> (Result<Value, String>, String) {
-    let fenced = |c: &mut turnstile::Config| c.leavers_group = fence.then(|| LEAVERS.to_owned());
+    let fenced = |c: &mut turnstile::Config| {
+        c.leavers_group = fence.then(|| LEAVERS.to_owned());
+        c.fence_settle = settle;
+    };
     let sync_service = emu.service_with(fenced).await;
     let offboard_service = emu.service_with(fenced).await;
     let add = people::sync("Team Cirrus", &[leaver.to_owned()], "add");
@@ -309,12 +313,29 @@ async fn race_add_and_leave(
 /// `forced` faults and head start (ms), the others with small random latencies and
 /// conflicts. Returns the leaver, the colleague, the sync's result, the offboarding's
 /// outcome kind and the final state.
+/// The emulator's replication lag in a race, and the fence's settle time.
+#[derive(Debug, Clone, Copy)]
+struct Lag {
+    ms: u64,
+    settle_ms: u64,
+}
+
+impl Lag {
+    /// As the environment sets them (`scripts/replication-lag.sh`); none by default.
+    fn from_env() -> Self {
+        Self {
+            ms: sizing::lag_ms(),
+            settle_ms: sizing::fence_settle_ms(),
+        }
+    }
+}
+
 async fn race_round(
     seed: u64,
     round: u64,
     forced: (FaultConfig, u64),
     mode: &str,
-    fence: bool,
+    (fence, lag): (bool, Lag),
 ) -> (String, String, Result<Value, String>, String, Snapshot) {
     let emu = Emu::start(seed).await;
     let (leaver, colleague) = leaver_setup(&emu).await;
@@ -332,9 +353,20 @@ async fn race_round(
         };
         (random, round % 5 * 2)
     };
+    let faults = FaultConfig {
+        lag_ms: lag.ms,
+        ..faults
+    };
     emu.set_faults(&faults).await;
-    let (synced, offboarded) =
-        race_add_and_leave(&emu, &leaver, Some(mode), Duration::from_millis(head_start), fence).await;
+    let (synced, offboarded) = race_add_and_leave(
+        &emu,
+        &leaver,
+        Some(mode),
+        Duration::from_millis(head_start),
+        fence,
+        Duration::from_millis(lag.settle_ms),
+    )
+    .await;
     emu.clear_faults().await;
     (leaver, colleague, synced, offboarded, emu.snapshot().await)
 }
@@ -347,7 +379,7 @@ async fn a_roster_add_racing_a_leaver_delete_never_leaves_the_membership() {
     for round in 0..12u64 {
         let forced = (slow(&[("CreateGroupMembership", 400)]), 150);
         let (leaver, colleague, synced, offboarded, state) =
-            race_round(80 + round, round, forced, "delete", false).await;
+            race_round(80 + round, round, forced, "delete", (false, Lag::from_env())).await;
         assert_eq!(offboarded, "ok");
         assert!(synced.is_ok(), "{synced:?}");
         assert!(
@@ -364,7 +396,7 @@ async fn a_roster_add_racing_a_leaver_delete_never_leaves_the_membership() {
     }
     sizing::report(
         "race-sync-add-vs-leaver-delete",
-        &json!({ "rounds": rounds, "leaverMembershipsLeft": 0 }),
+        &json!({ "rounds": rounds, "lagMs": sizing::lag_ms(), "leaverMembershipsLeft": 0 }),
     );
 }
 
@@ -395,23 +427,25 @@ async fn a_roster_add_landing_while_a_revoke_is_still_removing_is_removed_too() 
     assert_eq!(state.members("Team Cirrus"), BTreeSet::from([colleague]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_roster_add_racing_a_fenced_revoke_never_leaves_the_membership() {
+/// Twelve rounds of a roster add racing a fenced revoke under `lag`: random
+/// interleavings, and (round 0) the one where the add lands after the revoke's last
+/// listing: sync-group's survey (ListGroupMemberships) is slow, so it adds the leaver
+/// after the revoke has marked it, listed and finished. Returns how many adds the
+/// sync's second read took back.
+async fn fenced_revoke_rounds(lag: Lag) -> u64 {
     people::register(4, 1);
-    let mut rounds = 0;
     let mut taken_back = 0;
-    // Random interleavings, and the one where the add lands after the revoke's last
-    // listing: sync-group's survey (ListGroupMemberships) is slow, so it adds the leaver
-    // after the revoke has marked it, listed and finished.
     for round in 0..12u64 {
         let forced = (slow(&[("ListGroupMemberships", 300)]), 50);
-        let (leaver, colleague, synced, revoked, state) = race_round(120 + round, round, forced, "revoke", true).await;
+        let (leaver, colleague, synced, revoked, state) =
+            race_round(120 + round, round, forced, "revoke", (true, lag)).await;
         assert_eq!(revoked, "ok");
         let synced = synced.expect("the sync succeeds");
         if synced.get("leavers") == Some(&json!([leaver])) && synced["added"] == json!([]) {
             taken_back += 1;
         }
-        if round == 0 {
+        // Under replication lag no interleaving is forced.
+        if round == 0 && lag.ms == 0 {
             assert_eq!(
                 (&synced["added"], &synced["leavers"]),
                 (&json!([]), &json!([leaver])),
@@ -420,20 +454,43 @@ async fn a_roster_add_racing_a_fenced_revoke_never_leaves_the_membership() {
         }
         assert!(
             state.users.contains_key(&leaver),
-            "round {round}: revoke keeps the user"
+            "round {round}, {lag:?}: revoke keeps the user"
         );
         assert_eq!(
             state.groups_of(&leaver),
             BTreeSet::from([LEAVERS.to_owned()]),
-            "round {round}: the revoked leaver keeps only the mark"
+            "round {round}, {lag:?}: the revoked leaver keeps only the mark"
         );
         assert_eq!(state.members("Team Cirrus"), BTreeSet::from([colleague]));
         assert_eq!(state.anomalies(), 0);
-        rounds += 1;
     }
+    taken_back
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_roster_add_racing_a_fenced_revoke_never_leaves_the_membership() {
+    let lag = Lag::from_env();
+    let taken_back = fenced_revoke_rounds(lag).await;
     sizing::report(
         "race-sync-add-vs-fenced-revoke",
-        &json!({ "rounds": rounds, "addsTakenBack": taken_back, "leaverMembershipsLeft": 0 }),
+        &json!({ "rounds": 12, "lagMs": lag.ms, "fenceSettleMs": lag.settle_ms, "addsTakenBack": taken_back,
+                 "leaverMembershipsLeft": 0 }),
+    );
+}
+
+/// Look-ups and listings 100 ms behind writes break the handshake without a settle
+/// time (RELIABILITY.md, "Replication lag"); `FENCE_SETTLE_MS` of the lag restores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_replication_lag_a_fence_that_settles_for_the_lag_still_keeps_a_revoked_leaver_out() {
+    let lag = Lag {
+        ms: 100,
+        settle_ms: 100,
+    };
+    let taken_back = fenced_revoke_rounds(lag).await;
+    sizing::report(
+        "race-sync-add-vs-fenced-revoke-under-lag",
+        &json!({ "rounds": 12, "lagMs": lag.ms, "fenceSettleMs": lag.settle_ms, "addsTakenBack": taken_back,
+                 "leaverMembershipsLeft": 0 }),
     );
 }
 
@@ -448,7 +505,15 @@ async fn without_the_fence_a_roster_add_landing_after_a_revokes_last_listing_sur
     // (slow) when offboard-user revoke lists, removes and lists again; the add lands
     // after the revoke has returned.
     emu.set_faults(&slow(&[("CreateGroupMembership", 400)])).await;
-    let (synced, revoked) = race_add_and_leave(&emu, &leaver, Some("revoke"), Duration::from_millis(150), false).await;
+    let (synced, revoked) = race_add_and_leave(
+        &emu,
+        &leaver,
+        Some("revoke"),
+        Duration::from_millis(150),
+        false,
+        Duration::ZERO,
+    )
+    .await;
     emu.clear_faults().await;
     assert_eq!(revoked, "ok");
     assert_eq!(synced.expect("the sync succeeds")["added"], json!([leaver]));
