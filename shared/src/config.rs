@@ -287,6 +287,16 @@ mod tests {
     }
 
     #[test]
+    fn the_fence_settles_for_what_fence_settle_ms_says_and_not_at_all_by_default() {
+        let store = ("IDENTITY_STORE_ID", "d-1234567890");
+        assert_eq!(Config::from_lookup(env(&[store])).unwrap().fence_settle, Duration::ZERO);
+        let config = Config::from_lookup(env(&[store, ("FENCE_SETTLE_MS", "1500")])).unwrap();
+        assert_eq!(config.fence_settle, Duration::from_millis(1500));
+        let error = Config::from_lookup(env(&[store, ("FENCE_SETTLE_MS", "60001")])).unwrap_err();
+        assert!(error.to_string().contains("FENCE_SETTLE_MS"), "{error}");
+    }
+
+    #[test]
     fn the_ceiling_defaults_to_the_floor_and_may_not_lie_below_it() {
         let store = ("IDENTITY_STORE_ID", "d-1234567890");
         let config = Config::from_lookup(env(&[store, ("CALLS_PER_SECOND", "4")])).unwrap();
