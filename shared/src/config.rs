@@ -37,11 +37,12 @@ pub struct Config {
     /// `LEAVERS_GROUP` (default unset): display name of the group that marks revoked
     /// leavers, which turns the leavers fence on (see `fence`).
     pub leavers_group: Option<String>,
-    /// `FENCE_SETTLE_MS` (default 0): how long the fence waits for its own writes to
-    /// reach look-ups and listings, which no AWS document promises happen at once: a
-    /// revoke between its mark and its first listing, a sync between its adds and its
-    /// second read of the marks. Set it to the store's replication lag (docs/contract.md).
-    pub fence_settle: Duration,
+    /// `LISTING_LAG_MS` (default 0): how far behind completed writes the store's
+    /// look-ups and listings may be, which no AWS document rules out. offboard-user and
+    /// sync-group wait this long before their first read, and the leavers fence before
+    /// each read that must see the other side's write (docs/contract.md, "Writes that
+    /// look-ups see late").
+    pub listing_lag: Duration,
     /// `LEDGER_TABLE` (default unset): the DynamoDB table of the event ledger, which
     /// turns the order and duplicate checks on (see `jobs/ledger.rs`).
     pub ledger_table: Option<String>,
@@ -65,7 +66,7 @@ impl Config {
             deadline_margin: Duration::from_secs(1),
             ca_bundle: None,
             leavers_group: None,
-            fence_settle: Duration::ZERO,
+            listing_lag: Duration::ZERO,
             ledger_table: None,
             ledger_retention_days: 400,
         }
@@ -113,7 +114,7 @@ impl Config {
         config.expected_store_users =
             usize::try_from(number("EXPECTED_STORE_USERS", 1000, 0..=100_000_000)).unwrap_or(1000);
         config.deadline_margin = Duration::from_millis(number("DEADLINE_MARGIN_MS", 1000, 0..=60_000));
-        config.fence_settle = Duration::from_millis(number("FENCE_SETTLE_MS", 0, 0..=60_000));
+        config.listing_lag = Duration::from_millis(number("LISTING_LAG_MS", 0, 0..=60_000));
         config.ledger_retention_days = u32::try_from(number("LEDGER_RETENTION_DAYS", 400, 1..=36_500)).unwrap_or(400);
         config.create_missing_groups = problems.take(boolean(&lookup, "CREATE_MISSING_GROUPS", true), true);
         if config.calls_per_second > 0 && config.max_calls_per_second < config.calls_per_second {
@@ -287,13 +288,13 @@ mod tests {
     }
 
     #[test]
-    fn the_fence_settles_for_what_fence_settle_ms_says_and_not_at_all_by_default() {
+    fn the_listing_lag_is_read_in_milliseconds_and_none_by_default() {
         let store = ("IDENTITY_STORE_ID", "d-1234567890");
-        assert_eq!(Config::from_lookup(env(&[store])).unwrap().fence_settle, Duration::ZERO);
-        let config = Config::from_lookup(env(&[store, ("FENCE_SETTLE_MS", "1500")])).unwrap();
-        assert_eq!(config.fence_settle, Duration::from_millis(1500));
-        let error = Config::from_lookup(env(&[store, ("FENCE_SETTLE_MS", "60001")])).unwrap_err();
-        assert!(error.to_string().contains("FENCE_SETTLE_MS"), "{error}");
+        assert_eq!(Config::from_lookup(env(&[store])).unwrap().listing_lag, Duration::ZERO);
+        let config = Config::from_lookup(env(&[store, ("LISTING_LAG_MS", "1500")])).unwrap();
+        assert_eq!(config.listing_lag, Duration::from_millis(1500));
+        let error = Config::from_lookup(env(&[store, ("LISTING_LAG_MS", "60001")])).unwrap_err();
+        assert!(error.to_string().contains("LISTING_LAG_MS"), "{error}");
     }
 
     #[test]

@@ -283,7 +283,7 @@ impl Service {
         Fence::new(
             &self.store,
             self.config.leavers_group.as_deref(),
-            self.config.fence_settle,
+            self.config.listing_lag,
         )
     }
 

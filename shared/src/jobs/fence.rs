@@ -18,7 +18,7 @@
 //!
 //! The handshake needs each side's read to see the other's completed write. Should
 //! look-ups and listings lag behind writes (no AWS document promises they do not), each
-//! side waits `FENCE_SETTLE_MS` before the read that must see them: the revoke between
+//! side waits `LISTING_LAG_MS` before the read that must see them: the revoke between
 //! its mark and its first listing (which then sees every add that landed before the
 //! mark), the sync between its adds and its second read (which then sees every mark
 //! that landed before its adds). With the wait at least the lag, the argument above
@@ -38,23 +38,17 @@ const DESCRIPTION: &str = "Revoked leavers (Turnstile). A member here is kept ou
 pub(crate) struct Fence<'a> {
     store: &'a IdentityStore,
     group: Option<&'a str>,
-    settle: Duration,
+    lag: Duration,
 }
 
 impl<'a> Fence<'a> {
-    pub(crate) const fn new(store: &'a IdentityStore, group: Option<&'a str>, settle: Duration) -> Self {
-        Self { store, group, settle }
+    pub(crate) const fn new(store: &'a IdentityStore, group: Option<&'a str>, lag: Duration) -> Self {
+        Self { store, group, lag }
     }
 
-    /// Waits for this side's writes to reach the other side's reads (`FENCE_SETTLE_MS`),
-    /// as long as the deadline leaves time for: past it, the read goes ahead, and a
-    /// re-delivery reads again.
-    pub(crate) async fn settle(&self, deadline: Deadline) {
-        if self.settle.is_zero() {
-            return;
-        }
-        let wait = deadline.remaining().map_or(self.settle, |left| left.min(self.settle));
-        tokio::time::sleep(wait).await;
+    /// Waits for this side's writes to reach the other side's reads (`LISTING_LAG_MS`).
+    pub(crate) async fn catch_up(&self, deadline: Deadline) {
+        super::catch_up(deadline, self.lag).await;
     }
 
     /// Whether the fence is on (`LEAVERS_GROUP` is set).

@@ -228,6 +228,17 @@ pub(crate) fn check_declared(operation: &str) {
     }
 }
 
+/// Waits `lag` (`LISTING_LAG_MS`), as long as the deadline leaves time for, so that
+/// the look-ups and listings after it see every write completed before it even if the
+/// store's reads lag behind its writes by up to `lag`. Past the deadline the read goes
+/// ahead, and a re-delivery reads again.
+pub(crate) async fn catch_up(deadline: Deadline, lag: std::time::Duration) {
+    if lag.is_zero() {
+        return;
+    }
+    tokio::time::sleep(deadline.remaining().map_or(lag, |left| left.min(lag))).await;
+}
+
 /// Drops repeated names, keeping the first occurrence's position: HR exports repeat
 /// people and groups, and the jobs act on each name once.
 fn unique(names: Vec<String>) -> Vec<String> {

@@ -35,6 +35,9 @@ impl Offboarding<'_> {
         claimed: Option<Claimed>,
     ) -> Result<OffboardResult, Error> {
         let OffboardRequest { user_name, mode } = request;
+        // A leaver hired a moment ago must be found, and every membership added before
+        // this event listed (LISTING_LAG_MS).
+        super::catch_up(deadline, self.config.listing_lag).await;
         if let Some(claimed) = &claimed {
             if claimed.deleted_later() || (mode == OffboardMode::Revoke && claimed.left_later()) {
                 return Ok(OffboardResult::nothing(user_name, OffboardStatus::Stale));
@@ -63,7 +66,7 @@ impl Offboarding<'_> {
         let fence = self.fence.group_id(deadline, mode == OffboardMode::Revoke).await?;
         if let (Some(fence), OffboardMode::Revoke) = (&fence, mode) {
             self.store.create_membership(deadline, fence, &user_id).await?;
-            self.fence.settle(deadline).await;
+            self.fence.catch_up(deadline).await;
         }
 
         let mut removed = HashSet::new();

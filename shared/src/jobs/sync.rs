@@ -104,6 +104,9 @@ impl Roster<'_> {
         self.fence
             .refuse("group.displayName", std::slice::from_ref(&group.display_name))?;
 
+        // Every person and membership written before this roster is to be found
+        // (LISTING_LAG_MS).
+        super::catch_up(deadline, self.config.listing_lag).await;
         // A remove never adds, so only the other modes need the leavers fence.
         let fenced = self.fence.is_on() && mode != SyncMode::Remove;
         let (existing, fence) = futures_util::try_join!(self.store.group_id(deadline, &group.display_name), async {
@@ -434,7 +437,7 @@ impl Roster<'_> {
         memberships: &[(&str, &str, String)],
         result: &mut SyncResult,
     ) -> Result<(), Error> {
-        self.fence.settle(deadline).await;
+        self.fence.catch_up(deadline).await;
         let fence = match fence {
             Some(id) => Some(id),
             None => self.fence.group_id(deadline, false).await?,

@@ -8,7 +8,7 @@
 //! | `PROPTEST_CASES` | 1000 | 10000 |
 //! | `RELIABILITY_REPORT` | unset | `target/reliability/figures.jsonl` |
 //! | `RELIABILITY_LAG_MS` | 0 | 0 (`scripts/replication-lag.sh` sweeps it) |
-//! | `RELIABILITY_FENCE_SETTLE_MS` | 0 | 0 (the sweep also runs the fenced race with it at the lag) |
+//! | `RELIABILITY_LISTING_LAG_MS` | 0 | 0 (the functions' `LISTING_LAG_MS`; the sweep also sets it to the lag) |
 //! | `RELIABILITY_LAG_SPACED` | unset | unset (set: events of a scenario at least the lag apart) |
 
 use std::io::Write as _;
@@ -44,9 +44,9 @@ pub fn lag_ms() -> u64 {
     number("RELIABILITY_LAG_MS", 0)
 }
 
-/// The fence's settle time (`FENCE_SETTLE_MS`) in the races, in milliseconds.
-pub fn fence_settle_ms() -> u64 {
-    number("RELIABILITY_FENCE_SETTLE_MS", 0)
+/// The functions' `LISTING_LAG_MS` in the fault scenarios and the races.
+pub fn listing_lag_ms() -> u64 {
+    number("RELIABILITY_LISTING_LAG_MS", 0)
 }
 
 /// Whether a scenario's events are delivered at least [`lag_ms`] apart (HR events about

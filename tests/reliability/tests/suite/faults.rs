@@ -231,7 +231,10 @@ async fn scenario(seed: u64) -> Report {
     let mut reference_services = BTreeMap::new();
     let mut faulty_services = BTreeMap::new();
     // Every other seed runs with the leavers fence on, as the SAM template deploys it.
-    let fence = |c: &mut turnstile::Config| c.leavers_group = (seed % 2 == 1).then(|| "Leavers".to_owned());
+    let fence = |c: &mut turnstile::Config| {
+        c.leavers_group = (seed % 2 == 1).then(|| "Leavers".to_owned());
+        c.listing_lag = std::time::Duration::from_millis(sizing::listing_lag_ms());
+    };
     for function in Function::ALL {
         reference_services.insert(function, reference.service_with(fence).await);
         faulty_services.insert(function, faulty.service_with(fence).await);
@@ -327,6 +330,7 @@ async fn randomised_fault_scenarios_end_in_the_fault_free_state() {
             "scenarios": reports.len(),
             "lagMs": sizing::lag_ms(),
             "lagSpaced": sizing::lag_spaced(),
+            "listingLagMs": sizing::listing_lag_ms(),
             "seeds": format!("{first}..{}", first + sizing::seeds() - 1),
             "events": sum(|r| r.events),
             "eventsByKind": labels,

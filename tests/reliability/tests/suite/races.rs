@@ -292,11 +292,11 @@ async fn race_add_and_leave(
     mode: Option<&str>,
     head_start: Duration,
     fence: bool,
-    settle: Duration,
+    listing_lag: Duration,
 ) -> (Result<Value, String>, String) {
     let fenced = |c: &mut turnstile::Config| {
         c.leavers_group = fence.then(|| LEAVERS.to_owned());
-        c.fence_settle = settle;
+        c.listing_lag = listing_lag;
     };
     let sync_service = emu.service_with(fenced).await;
     let offboard_service = emu.service_with(fenced).await;
@@ -313,11 +313,11 @@ async fn race_add_and_leave(
 /// `forced` faults and head start (ms), the others with small random latencies and
 /// conflicts. Returns the leaver, the colleague, the sync's result, the offboarding's
 /// outcome kind and the final state.
-/// The emulator's replication lag in a race, and the fence's settle time.
+/// The emulator's replication lag in a race, and the functions' `LISTING_LAG_MS`.
 #[derive(Debug, Clone, Copy)]
 struct Lag {
     ms: u64,
-    settle_ms: u64,
+    allowed_ms: u64,
 }
 
 impl Lag {
@@ -325,7 +325,7 @@ impl Lag {
     fn from_env() -> Self {
         Self {
             ms: sizing::lag_ms(),
-            settle_ms: sizing::fence_settle_ms(),
+            allowed_ms: sizing::listing_lag_ms(),
         }
     }
 }
@@ -364,7 +364,7 @@ async fn race_round(
         Some(mode),
         Duration::from_millis(head_start),
         fence,
-        Duration::from_millis(lag.settle_ms),
+        Duration::from_millis(lag.allowed_ms),
     )
     .await;
     emu.clear_faults().await;
@@ -473,23 +473,24 @@ async fn a_roster_add_racing_a_fenced_revoke_never_leaves_the_membership() {
     let taken_back = fenced_revoke_rounds(lag).await;
     sizing::report(
         "race-sync-add-vs-fenced-revoke",
-        &json!({ "rounds": 12, "lagMs": lag.ms, "fenceSettleMs": lag.settle_ms, "addsTakenBack": taken_back,
+        &json!({ "rounds": 12, "lagMs": lag.ms, "listingLagMs": lag.allowed_ms, "addsTakenBack": taken_back,
                  "leaverMembershipsLeft": 0 }),
     );
 }
 
-/// Look-ups and listings 100 ms behind writes break the handshake without a settle
-/// time (RELIABILITY.md, "Replication lag"); `FENCE_SETTLE_MS` of the lag restores it.
+/// Look-ups and listings 100 ms behind writes break the handshake when the functions do
+/// not allow for it (RELIABILITY.md, "Replication lag"); `LISTING_LAG_MS` of the lag
+/// restores it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn under_replication_lag_a_fence_that_settles_for_the_lag_still_keeps_a_revoked_leaver_out() {
+async fn under_replication_lag_a_fence_that_allows_for_the_lag_still_keeps_a_revoked_leaver_out() {
     let lag = Lag {
         ms: 100,
-        settle_ms: 100,
+        allowed_ms: 100,
     };
     let taken_back = fenced_revoke_rounds(lag).await;
     sizing::report(
         "race-sync-add-vs-fenced-revoke-under-lag",
-        &json!({ "rounds": 12, "lagMs": lag.ms, "fenceSettleMs": lag.settle_ms, "addsTakenBack": taken_back,
+        &json!({ "rounds": 12, "lagMs": lag.ms, "listingLagMs": lag.allowed_ms, "addsTakenBack": taken_back,
                  "leaverMembershipsLeft": 0 }),
     );
 }
