@@ -8,6 +8,14 @@ standing for it. Each example event is put on the bus; it must land in exactly o
 queue, the one of the function (or of the workflow that runs the function) it is for, as
 the EventBridge event the function's queue delivers (test_queues.py checks the rest of
 the wiring: queue, mapping, function).
+
+The matching is moto's EventBridge implementation (its events backend), not a matcher
+written here. Besides the examples, the cases are the ones a pattern could get wrong:
+extra fields in the detail and in the envelope (they must not stop a match), a source or
+detail-type that differs from a routed one only in case, by a prefix or a suffix (they
+must not match), and the events the workflows publish themselves (Employee Onboarded,
+Employee Offboarded, read from the state machines as deployed), which must come back into
+no rule, even with the HR source that the template's rule refuses for them.
 """
 
 import copy
@@ -93,6 +101,7 @@ def deliver(routed_bus, event):
                 "Source": event["source"],
                 "DetailType": event["detail-type"],
                 "Detail": json.dumps(event["detail"]),
+                "Resources": event.get("resources", []),
             }
         ]
     )
@@ -107,6 +116,22 @@ def deliver(routed_bus, event):
                 received.append((target, binaries, json.loads(message["Body"])))
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return received
+
+
+def published_entries():
+    """(state machine, Source, DetailType, Detail) of every PutEvents entry the workflows
+    send, from the definitions as deployed (DefinitionSubstitutions at the defaults). The
+    detail stands for the real one: the fields the definition names, with sample values."""
+    out = []
+    for logical_id in sorted(infra.state_machines()):
+        definition = json.loads(infra.rendered_definition(logical_id))
+        for state_name, state in infra.iter_states(definition):
+            if state.get("Resource") != "arn:aws:states:::events:putEvents":
+                continue
+            for entry in state["Parameters"]["Entries"]:
+                detail = {key.removesuffix(".$"): {"status": "sample"} for key in entry["Detail"]}
+                out.append((f"{logical_id}/{state_name}", entry["Source"], entry["DetailType"], detail))
+    return out
 
 
 def routed_detail_types():
@@ -152,3 +177,70 @@ def test_an_unknown_detail_type_reaches_nothing(routed_bus):
     event = json.loads(EXAMPLES[0].read_text(encoding="utf-8"))
     event["detail-type"] = "Employee Promoted"
     assert deliver(routed_bus, event) == []
+
+
+def test_the_workflows_publish_events_the_cases_below_cover():
+    # Both workflows announce their outcome; if one stopped publishing, or published
+    # under another name, the no-loop test below would silently test less.
+    published = {detail_type for _, _, detail_type, _ in published_entries()}
+    assert published == {"Employee Onboarded", "Employee Offboarded"}, published
+    sources = {source for _, source, _, _ in published_entries()}
+    assert sources == {infra.parameter_defaults()["PublishedEventSource"]}, sources
+
+
+@pytest.mark.parametrize(
+    ("state", "source", "detail_type", "detail"), published_entries(), ids=[e[0] for e in published_entries()]
+)
+def test_the_workflows_own_events_come_back_into_no_rule(routed_bus, state, source, detail_type, detail):
+    event = {"source": source, "detail-type": detail_type, "detail": detail}
+    received = deliver(routed_bus, event)
+    assert received == [], f"{detail_type} published by {state} started {[t for t, _, _ in received]}"
+    # Even with the HR source, which the template's rule refuses as PublishedEventSource,
+    # the detail-type alone keeps the announcement out of every rule.
+    hr = {**event, "source": infra.parameter_defaults()["EventSource"]}
+    received = deliver(routed_bus, hr)
+    assert received == [], f"{detail_type} with the HR source started {[t for t, _, _ in received]}"
+
+
+def with_extra_fields(event):
+    """The event with fields no rule names: unknown detail fields at the top and nested
+    (the contract ignores them), and resources in the envelope."""
+    extended = copy.deepcopy(event)
+    extended["detail"]["hrSystemRevision"] = 7
+    extended["detail"]["source"] = "com.example.not-hr"
+    for value in extended["detail"].values():
+        if isinstance(value, dict):
+            value["extra"] = {"nested": True}
+    extended["resources"] = ["arn:aws:example:eu-west-1:111122223333:employee/4711"]
+    return extended
+
+
+@pytest.mark.parametrize(("name", "event", "binary"), example_cases(), ids=[c[0] for c in example_cases()])
+def test_extra_fields_do_not_stop_a_match(routed_bus, name, event, binary):
+    extended = with_extra_fields(event)
+    received = deliver(routed_bus, extended)
+    assert len(received) == 1, f"{name} with extra fields was delivered {len(received)} times"
+    target, binaries, delivered = received[0]
+    assert binaries == {binary}, f"{name} with extra fields went to {target}, which runs {sorted(binaries)}"
+    assert delivered["detail"] == extended["detail"]
+    assert delivered["resources"] == extended["resources"]
+
+
+def near_misses(value):
+    """Strings that a sloppy pattern (prefix, suffix, case-insensitive) would match."""
+    variants = [value.lower(), value.upper(), f"{value} ", f" {value}", f"{value}.test", f"{value}s", value[:-1]]
+    return [v for v in dict.fromkeys(variants) if v != value]
+
+
+def test_near_misses_of_a_routed_detail_type_or_source_reach_nothing(routed_bus):
+    # One test per routing mode (the fixture's parameter) over all the near misses, which
+    # share one bus: a miss that reached a queue is reported with what it reached.
+    leaks = []
+    for _, event, _ in example_cases():
+        variants = [{**event, "detail-type": d} for d in near_misses(event["detail-type"])]
+        variants += [{**event, "source": s} for s in near_misses(event["source"])]
+        for variant in variants:
+            received = deliver(routed_bus, variant)
+            if received:
+                leaks.append((variant["source"], variant["detail-type"], [t for t, _, _ in received]))
+    assert leaks == [], f"near misses that a rule matched: {leaks}"
