@@ -220,12 +220,21 @@ fn request_of(payload: &Value) -> Option<&Map<String, Value>> {
     if !(map.contains_key("detail-type") && map.contains_key("detail")) {
         return Some(map);
     }
-    // The envelope's own members, as EventBridge defines them.
+    // The envelope's own members, as EventBridge defines them; its `id` is the event's
+    // id unless the detail gives one, and then follows the contract's `eventId` rules.
+    let id_rule = |v: &Value| {
+        let detail_has_id = map
+            .get("detail")
+            .and_then(|d| d.get("eventId"))
+            .is_some_and(|id| !id.is_null());
+        v.is_string() && (detail_has_id || event_id(v))
+    };
     let ok = map.get("detail-type").is_some_and(Value::is_string)
         && map.get("source").is_some_and(Value::is_string)
-        && ["version", "id", "account", "region"]
+        && ["version", "account", "region"]
             .iter()
             .all(|k| optional(map, k, Value::is_string))
+        && optional(map, "id", id_rule)
         && optional(map, "time", |v| v.as_str().is_some_and(|t| VALID_TIMES.contains(&t)))
         && optional(map, "resources", |v| {
             v.as_array().is_some_and(|items| items.iter().all(Value::is_string))
@@ -234,6 +243,14 @@ fn request_of(payload: &Value) -> Option<&Map<String, Value>> {
         return None;
     }
     map.get("detail")?.as_object()
+}
+
+/// An event id (docs/contract.md, "Event time and id"): 1–256 code points, not only
+/// white space, no control character.
+fn event_id(value: &Value) -> bool {
+    value.as_str().is_some_and(|s| {
+        (1..=256).contains(&s.chars().count()) && !s.trim().is_empty() && !s.chars().any(char::is_control)
+    })
 }
 
 /// Absent and `null` mean absent; otherwise `check` decides.
