@@ -11,6 +11,7 @@ others fails the checks.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import subprocess
@@ -181,11 +182,12 @@ def resolve(value: Any, params: dict[str, Any], refs: dict[str, Any] | None = No
 
 
 def target_logical_id(arn_expr: Any) -> str:
-    """The resource a rule target's Arn points at (GetAtt X.Arn or Ref X)."""
+    """The resource a rule target's Arn (or a mapping's FunctionName) points at: GetAtt
+    X.Arn, Ref X, or Ref X.Alias (a SAM function's AutoPublishAlias)."""
     if isinstance(arn_expr, dict) and "Fn::GetAtt" in arn_expr:
         return arn_expr["Fn::GetAtt"][0]
     if isinstance(arn_expr, dict) and "Ref" in arn_expr:
-        return arn_expr["Ref"]
+        return arn_expr["Ref"].removesuffix(".Alias")
     raise ValueError(f"rule target Arn {arn_expr!r} is not a reference to a resource in the template")
 
 
@@ -226,8 +228,8 @@ def binaries_reached(logical_id: str) -> set[str]:
     if res["Type"] == "AWS::Serverless::StateMachine":
         out = set()
         for value in res["Properties"].get("DefinitionSubstitutions", {}).values():
-            if isinstance(value, dict) and "Fn::GetAtt" in value:
-                referenced = value["Fn::GetAtt"][0]
+            if isinstance(value, dict) and ("Fn::GetAtt" in value or "Ref" in value):
+                referenced = target_logical_id(value)
                 if referenced in functions():
                     out.add(functions()[referenced])
         return out
@@ -330,6 +332,11 @@ def _dummy_value(logical_id: str, attribute: str | None) -> str:
     raise ValueError(f"no dummy value for {kind} {logical_id}")
 
 
+def function_alias_arn(logical_id: str) -> str:
+    """The dummy ARN of a function's alias (Ref X.Alias), what the definitions invoke."""
+    return f"{_dummy_value(logical_id, 'Arn')}:{function_properties(logical_id)['AutoPublishAlias']}"
+
+
 def rendered_definition(logical_id: str, params: dict[str, Any] | None = None) -> str:
     """The state machine's definition as CloudFormation would substitute it, with dummy
     ARNs for the template's resources. Fails on a placeholder without a substitution."""
@@ -342,6 +349,8 @@ def rendered_definition(logical_id: str, params: dict[str, Any] | None = None) -
             refs[(name, "Arn")] = _dummy_value(name, "Arn")
         except ValueError:
             pass
+    for name in functions():
+        refs[f"{name}.Alias"] = function_alias_arn(name)
     values = {key: resolve(expr, params, refs) for key, expr in machine["substitutions"].items()}
     missing = placeholders(machine["text"]) - values.keys()
     if missing:
@@ -349,6 +358,161 @@ def rendered_definition(logical_id: str, params: dict[str, Any] | None = None) -
     text = PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), machine["text"])
     json.loads(text)
     return text
+
+
+# --------------------------------------------------------------------------------------
+# The template as CloudFormation receives it: expanded by the SAM transform, rendered
+# --------------------------------------------------------------------------------------
+
+REGION = "eu-west-1"
+ACCOUNT = "111122223333"
+STACK = "turnstile"
+# A group id of the form the Identity Store gives (its API's GroupId pattern).
+DUMMY_GROUP_ID = "9067a8f2-d031-70a6-5a4f-3e8c1f7b2a90"
+
+
+@cache
+def _expanded(params_json: str) -> str:
+    return json.dumps(_expand(json.loads(params_json)))
+
+
+def expanded(params: dict) -> dict:
+    """The template after the SAM transform for the deployment `params` (see _expand);
+    a fresh copy each call, computed once per deployment."""
+    return json.loads(_expanded(json.dumps(params, sort_keys=True)))
+
+
+def _expand(params: dict) -> dict:
+    """The template after the SAM transform, as CloudFormation would receive it. Local
+    paths, which `sam build` and `sam deploy` replace with S3 locations, are replaced as
+    they would be: the code by an S3 URI, a definition file by its content."""
+    # Imported here: only the tests that expand the template need the SAM translator.
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    fragment = copy.deepcopy(template())
+    for res in fragment["Resources"].values():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::Serverless::Function":
+            props["CodeUri"] = "s3://offline-check/turnstile.zip"
+        if res["Type"] == "AWS::Serverless::StateMachine":
+            props["Definition"] = json.loads((INFRA / props.pop("DefinitionUri")).read_text(encoding="utf-8"))
+    # The region is the only thing SAM reads from the session; the template names no
+    # managed policy in `Policies`, so the map of their names is empty (no IAM lookup).
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="offline", aws_secret_access_key="offline")
+    return Translator({}, Parser(), boto_session=session).translate(fragment, dict(params))
+
+
+class Renderer:
+    """Resolves CloudFormation intrinsics for one deployment of the expanded template."""
+
+    def __init__(self, template: dict, params: dict):
+        self.template = template
+        self.params = params
+
+    def holds(self, condition: str | None) -> bool:
+        return condition_holds(condition, self.params)
+
+    def exists(self, logical_id: str) -> bool:
+        return self.holds(self.template["Resources"][logical_id].get("Condition"))
+
+    def ref(self, name: str) -> str:
+        pseudo = {
+            "AWS::Partition": "aws",
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::StackName": STACK,
+            "AWS::URLSuffix": "amazonaws.com",
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.params:
+            return str(self.params[name])
+        return self.attribute(name, "Ref")
+
+    def attribute(self, logical_id: str, attribute: str) -> str:
+        res = self.template["Resources"][logical_id]
+        if not self.exists(logical_id):
+            raise AssertionError(f"{logical_id} is referenced but not created in this deployment")
+        kind, props = res["Type"], res.get("Properties", {})
+        name = f"{STACK}-{logical_id}"
+        arns = {
+            "AWS::DynamoDB::Table": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
+            "AWS::SQS::Queue": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}",
+            "AWS::Lambda::Function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
+            "AWS::StepFunctions::StateMachine": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}",
+            "AWS::SNS::Topic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}",
+            "AWS::Events::EventBus": f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}",
+            "AWS::Events::Rule": f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}",
+            "AWS::IAM::Role": f"arn:aws:iam::{ACCOUNT}:role/{name}",
+            "AWS::CloudWatch::Alarm": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}",
+        }
+        if kind == "AWS::Lambda::Version":
+            return f"{self.attribute(props['FunctionName']['Ref'], 'Arn')}:1"
+        if kind == "AWS::Lambda::Alias":
+            # Ref and Arn are both the alias ARN.
+            function = self.attribute(props["FunctionName"]["Ref"], "Arn")
+            return f"{function}:{self.render(props['Name'])}"
+        if kind == "AWS::Logs::LogGroup":
+            group = self.render(props.get("LogGroupName", name))
+            return group if attribute == "Ref" else f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}:*"
+        if kind == "AWS::IdentityStore::Group":
+            return DUMMY_GROUP_ID
+        if kind == "AWS::SQS::Queue" and attribute == "Ref":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+        if kind == "AWS::SQS::Queue" and attribute == "QueueName":
+            return name
+        if kind in {"AWS::Events::EventBus", "AWS::Lambda::Function", "AWS::DynamoDB::Table", "AWS::IAM::Role", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"} and attribute == "Ref":
+            return name
+        if kind in arns:
+            return arns[kind]
+        raise AssertionError(f"no rendering for {kind}.{attribute} ({logical_id})")
+
+    def render(self, value):
+        if isinstance(value, list):
+            return [v for v in (self.render(v) for v in value) if v is not _NO_VALUE]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return _NO_VALUE if arg == "AWS::NoValue" else self.ref(arg)
+            if key == "Fn::GetAtt":
+                logical, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.attribute(logical, attribute)
+            if key == "Fn::If":
+                condition, when_true, when_false = arg
+                return self.render(when_true if self.holds(condition) else when_false)
+            if key == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(p) for p in self.render(parts))
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else arg
+                variables = {k: self.render(v) for k, v in variables.items()}
+
+                def substitute(match):
+                    name = match.group(1)
+                    if name in variables:
+                        return str(variables[name])
+                    if "." in name and not name.startswith("AWS::"):
+                        logical, attribute = name.split(".", 1)
+                        return self.attribute(logical, attribute)
+                    return self.ref(name)
+
+                return re.sub(r"\$\{([A-Za-z0-9_.:]+)\}", substitute, text)
+            if key.startswith("Fn::"):
+                raise AssertionError(f"no rendering for {key}")
+        out = {}
+        for k, v in value.items():
+            rendered = self.render(v)
+            if rendered is not _NO_VALUE:
+                out[k] = rendered
+        return out
+
+
+_NO_VALUE = object()
+
 
 
 # --------------------------------------------------------------------------------------

@@ -165,8 +165,8 @@ def age_alarms(queue):
     return sorted(
         name
         for name, alarm in infra.resources("AWS::CloudWatch::Alarm").items()
-        if alarm["Properties"]["Namespace"] == "AWS/SQS"
-        and alarm["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+        if alarm["Properties"].get("Namespace") == "AWS/SQS"
+        and alarm["Properties"].get("MetricName") == "ApproximateAgeOfOldestMessage"
         and alarm["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
     )
 
@@ -189,7 +189,7 @@ def test_a_message_in_the_dead_letter_queue_alarms_at_once():
     depth = [
         alarm["Properties"]
         for alarm in infra.resources("AWS::CloudWatch::Alarm").values()
-        if alarm["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        if alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
         and alarm["Properties"]["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]}}]
     ]
     assert len(depth) == 1

@@ -97,8 +97,21 @@ def test_lambda_tasks_invoke_a_function_of_this_template(machine):
             key = infra.PLACEHOLDER.fullmatch(function_name)
             assert key, f"{machine}.{name}: FunctionName {function_name!r} is not a substitution"
             target = substitutions[key.group(1)]
-            assert target.get("Fn::GetAtt", [None])[0] in infra.functions(), (
-                f"{machine}.{name}: {key.group(1)} is not the ARN of one of the template's functions"
+            # The function's alias (Ref X.Alias, AutoPublishAlias): the version published
+            # with the deploy, never $LATEST.
+            referenced = target.get("Ref", "")
+            assert referenced.endswith(".Alias") and referenced.removesuffix(".Alias") in infra.functions(), (
+                f"{machine}.{name}: {key.group(1)} is {target}, not the alias of one of the template's functions"
+            )
+            function = referenced.removesuffix(".Alias")
+            assert infra.function_properties(function).get("AutoPublishAlias"), f"{function} publishes no alias"
+            # The task outlasts the function's own timeout (which the function's deadline
+            # margin keeps it inside), so it cuts off only an invocation that never
+            # answers, and not by more than a minute.
+            timeout = state.get("TimeoutSeconds")
+            function_timeout = infra.function_properties(function)["Timeout"]
+            assert isinstance(timeout, int) and function_timeout < timeout <= function_timeout + 60, (
+                f"{machine}.{name}: TimeoutSeconds {timeout} for a function with Timeout {function_timeout}"
             )
 
 

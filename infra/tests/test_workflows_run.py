@@ -155,8 +155,9 @@ def _ledger_table(endpoint: str) -> None:
 
 
 def _function_arns() -> dict[str, str]:
-    """The function ARNs the rendered definitions carry -> the binary that serves each."""
-    return {infra._dummy_value(logical_id, "Arn"): binary for logical_id, binary in infra.functions().items()}
+    """The function ARNs the rendered definitions carry (each function's alias) -> the
+    binary that serves each."""
+    return {infra.function_alias_arn(logical_id): binary for logical_id, binary in infra.functions().items()}
 
 
 @pytest.fixture(scope="module")
