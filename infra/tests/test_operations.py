@@ -179,3 +179,52 @@ def test_stack_tags_reach_every_resource_unchanged():
     for name, res in infra.resources().items():
         assert "Tags" not in res.get("Properties", {}), f"{name} sets its own Tags"
     assert "Tags" not in infra.template()["Globals"]["Function"]
+
+
+def parameters_referred(value):
+    """The template parameters `value` refers to (Ref, and ${...} in Fn::Sub)."""
+    names = set(infra.template()["Parameters"])
+    found = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and arg in names:
+                found.add(arg)
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= set(re.findall(r"\$\{([A-Za-z0-9]+)\}", text)) & names
+                if not isinstance(arg, str):
+                    found |= parameters_referred(arg[1])
+            else:
+                found |= parameters_referred(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= parameters_referred(item)
+    return found
+
+
+def longest_value(parameter):
+    spec = infra.template()["Parameters"][parameter]
+    if "AllowedValues" in spec:
+        return max(len(str(v)) for v in spec["AllowedValues"])
+    if spec["Type"] == "Number":
+        return max(len(str(spec["MaxValue"])), len(str(spec["MinValue"])))
+    assert "MaxLength" in spec, f"{parameter} needs a MaxLength to bound a version description"
+    return int(spec["MaxLength"])
+
+
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
+def test_a_parameter_change_publishes_a_new_version(logical_id):
+    # SAM's version id ignores parameter values (serverless-application-model#1640): the
+    # version's description carries them, so a new value replaces the version. Every
+    # parameter the function's configuration refers to must be in it.
+    props = infra.function_properties(logical_id)
+    assert props["AutoPublishAliasAllProperties"] is True
+    configured = parameters_referred({k: v for k, v in props.items() if k != "VersionDescription"})
+    described = parameters_referred(props["VersionDescription"])
+    assert configured == described, (
+        f"{logical_id}: its configuration refers to {sorted(configured)}, its VersionDescription to {sorted(described)}"
+    )
+    # Lambda caps a version's description at 256 characters.
+    text = props["VersionDescription"]["Fn::Sub"]
+    longest = len(re.sub(r"\$\{[A-Za-z0-9]+\}", "", text)) + sum(longest_value(p) for p in described)
+    assert longest <= 256, f"{logical_id}: VersionDescription may reach {longest} characters"
