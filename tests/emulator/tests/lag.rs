@@ -27,6 +27,28 @@ fn by_name(name: &str) -> AlternateIdentifier {
     )
 }
 
+/// What one GetUserId of `name` answers: the id, or `None` for ResourceNotFound.
+async fn found(bench: &Bench, name: &str) -> Option<String> {
+    match bench
+        .client
+        .get_user_id()
+        .identity_store_id(STORE)
+        .alternate_identifier(by_name(name))
+        .send()
+        .await
+    {
+        Ok(found) => Some(found.user_id),
+        Err(e) => {
+            assert!(
+                e.as_service_error()
+                    .is_some_and(GetUserIdError::is_resource_not_found_exception),
+                "{e:?}"
+            );
+            None
+        }
+    }
+}
+
 /// Whether one ListUsers lists the user `id`.
 async fn listed(bench: &Bench, id: &str) -> bool {
     let listed = bench
@@ -82,23 +104,9 @@ async fn under_replication_lag_lookups_and_listings_may_miss_a_new_user_while_wr
     let mut missed = 0;
     let mut listed_without = 0;
     for _ in 0..20 {
-        match bench
-            .client
-            .get_user_id()
-            .identity_store_id(STORE)
-            .alternate_identifier(by_name("lena.lag"))
-            .send()
-            .await
-        {
-            Ok(found) => assert_eq!(found.user_id, id),
-            Err(e) => {
-                assert!(
-                    e.as_service_error()
-                        .is_some_and(GetUserIdError::is_resource_not_found_exception),
-                    "{e:?}"
-                );
-                missed += 1;
-            }
+        match found(&bench, "lena.lag").await {
+            Some(found) => assert_eq!(found, id),
+            None => missed += 1,
         }
         if !listed(&bench, &id).await {
             listed_without += 1;
@@ -113,15 +121,7 @@ async fn under_replication_lag_lookups_and_listings_may_miss_a_new_user_while_wr
         .set_faults(&FaultConfig::default())
         .await
         .expect("faults are cleared");
-    let found = bench
-        .client
-        .get_user_id()
-        .identity_store_id(STORE)
-        .alternate_identifier(by_name("lena.lag"))
-        .send()
-        .await
-        .expect("found");
-    assert_eq!(found.user_id, id);
+    assert_eq!(found(&bench, "lena.lag").await, Some(id));
 }
 
 #[tokio::test]
