@@ -5,6 +5,10 @@ use std::time::Duration;
 use crate::Error;
 use crate::RetryPolicy;
 
+/// The leavers group when `LEAVERS_GROUP` is unset: the contract turns the fence on by
+/// default, so that a revoke racing a roster sync never leaves a membership behind.
+pub(crate) const DEFAULT_LEAVERS_GROUP: &str = "turnstile-leavers";
+
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -34,8 +38,10 @@ pub struct Config {
     pub deadline_margin: Duration,
     /// `AWS_CA_BUNDLE`: a PEM file of CA roots to trust besides the Amazon roots.
     pub ca_bundle: Option<String>,
-    /// `LEAVERS_GROUP` (default unset): display name of the group that marks revoked
-    /// leavers, which turns the leavers fence on (see `fence`).
+    /// `LEAVERS_GROUP` (default `turnstile-leavers`; empty turns the fence off):
+    /// display name of the group that marks revoked leavers (see `fence`). The default
+    /// applies to the environment: [`Config::new`], for callers that build one in code,
+    /// leaves the fence off.
     pub leavers_group: Option<String>,
     /// `LISTING_LAG_MS` (default 0): how far behind completed writes the store's
     /// look-ups and listings may be, which no AWS document rules out. offboard-user and
@@ -124,7 +130,11 @@ impl Config {
             ));
         }
         config.ca_bundle = lookup("AWS_CA_BUNDLE").filter(|v| !v.trim().is_empty());
-        config.leavers_group = lookup("LEAVERS_GROUP").filter(|v| !v.is_empty());
+        config.leavers_group = match lookup("LEAVERS_GROUP") {
+            None => Some(DEFAULT_LEAVERS_GROUP.to_owned()),
+            Some(name) if name.is_empty() => None,
+            Some(name) => Some(name),
+        };
         if let Some(name) = &config.leavers_group {
             // The service checks the full pattern; a regex here would cost every cold start.
             let chars = name.chars().count();
@@ -318,7 +328,22 @@ mod tests {
     #[test]
     fn defaults_apply_when_only_the_store_is_set() {
         let config = Config::from_lookup(env(&[("IDENTITY_STORE_ID", "d-1234567890")])).unwrap();
-        assert_eq!(config, Config::new("d-1234567890"));
+        // The environment's one default that `Config::new` does not share: the fence.
+        let mut expected = Config::new("d-1234567890");
+        expected.leavers_group = Some(DEFAULT_LEAVERS_GROUP.to_owned());
+        assert_eq!(config, expected);
+    }
+
+    #[test]
+    fn the_leavers_fence_is_on_unless_leavers_group_is_set_empty() {
+        let fence = |value: Option<&str>| {
+            let mut vars = vec![("IDENTITY_STORE_ID", "d-1234567890")];
+            vars.extend(value.map(|v| ("LEAVERS_GROUP", v)));
+            Config::from_lookup(env(&vars)).unwrap().leavers_group
+        };
+        assert_eq!(fence(None).as_deref(), Some("turnstile-leavers"));
+        assert_eq!(fence(Some("")), None);
+        assert_eq!(fence(Some("Revoked leavers")).as_deref(), Some("Revoked leavers"));
     }
 
     #[test]

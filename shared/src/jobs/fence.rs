@@ -3,7 +3,8 @@
 //!
 //! A revoke keeps the user, so nothing in the store stops a sync-group that resolved
 //! the leaver a moment before the revoke from adding a membership just after the
-//! revoke's last listing. With `LEAVERS_GROUP` set, the two sides follow a handshake
+//! revoke's last listing. With the fence on (the default; `LEAVERS_GROUP` names its
+//! group), the two sides follow a handshake
 //! that needs no lock and no clock:
 //!
 //! - offboard-user (revoke) first makes the user a member of the leavers group (the
@@ -51,7 +52,7 @@ impl<'a> Fence<'a> {
         super::catch_up(deadline, self.lag).await;
     }
 
-    /// Whether the fence is on (`LEAVERS_GROUP` is set).
+    /// Whether the fence is on (`LEAVERS_GROUP` unset or naming a group; empty is off).
     pub(crate) const fn is_on(&self) -> bool {
         self.group.is_some()
     }
