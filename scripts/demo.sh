@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, locally, with no AWS account: starts the Identity Store emulator, moto's
 # server as the event ledger's DynamoDB, and the three functions under
-# `cargo lambda watch` (with the leavers fence and the ledger on, as the SAM template
+# `cargo lambda watch` (the leavers fence on by default, the ledger on, as the SAM template
 # deploys them), runs a joiner, a redelivery, a mover, a roster sync, a revoke, a newer
 # roster, a late hire of the leaver, a delete, its redelivery and a bad event through
 # `cargo lambda invoke`, prints each result with the Identity Store calls it cost and
@@ -86,7 +86,6 @@ PY
   --env-var AWS_ACCESS_KEY_ID=emulator \
   --env-var AWS_SECRET_ACCESS_KEY=emulator \
   --env-var AWS_EC2_METADATA_DISABLED=true \
-  --env-var LEAVERS_GROUP=turnstile-leavers \
   --env-var LEDGER_TABLE=turnstile-ledger \
   --env-var "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$ledger_port" \
   --env-var "AWS_ENDPOINT_URL_IDENTITYSTORE=http://127.0.0.1:$emulator_port" \

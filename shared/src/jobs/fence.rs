@@ -4,8 +4,7 @@
 //! A revoke keeps the user, so nothing in the store stops a sync-group that resolved
 //! the leaver a moment before the revoke from adding a membership just after the
 //! revoke's last listing. With the fence on (the default; `LEAVERS_GROUP` names its
-//! group), the two sides follow a handshake
-//! that needs no lock and no clock:
+//! group), the two sides follow a handshake that needs no lock and no clock:
 //!
 //! - offboard-user (revoke) first makes the user a member of the leavers group (the
 //!   mark), and only then lists and removes the user's other memberships;
