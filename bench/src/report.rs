@@ -230,9 +230,9 @@ impl Report {
              configuration is the design's: `CALLS_PER_SECOND` equal to the emulator's rate (20, or 20 × k in a \
              compressed run), `MAX_CONCURRENCY` at its default 8, `MAX_ATTEMPTS` and backoff at their defaults, and \
              for sync-group `EXPECTED_STORE_USERS` = U and `maxRemovals` = R in the request. `LEAVERS_GROUP` is \
-             set empty: the leavers fence, on by default and in the SAM template, is off, because the budgets were \
-             set without it (docs/contract.md states its cost in calls). A time is the invocation's duration: from handing the event out \
-             to the function's answer."
+             set empty: the leavers fence, on by default and in the SAM template, is off, because the budgets \
+             were set without it (docs/contract.md states its cost in calls). A time is the invocation's duration: \
+             from handing the event out to the function's answer."
         );
         let _ = writeln!(
             md,

@@ -7,7 +7,7 @@ use crate::RetryPolicy;
 
 /// The leavers group when `LEAVERS_GROUP` is unset: the contract turns the fence on by
 /// default, so that a revoke racing a roster sync never leaves a membership behind.
-pub(crate) const DEFAULT_LEAVERS_GROUP: &str = "turnstile-leavers";
+const DEFAULT_LEAVERS_GROUP: &str = "turnstile-leavers";
 
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with defaults for everything but the store.
+    /// A configuration with defaults for everything but the store and the leavers
+    /// fence, which it leaves off: code that builds one (the tests, the benchmark's
+    /// budgets) turns the fence on by naming its group, so that it is on only where asked.
     pub fn new(identity_store_id: impl Into<String>) -> Self {
         Self {
             identity_store_id: identity_store_id.into(),

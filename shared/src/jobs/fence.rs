@@ -51,7 +51,8 @@ impl<'a> Fence<'a> {
         super::catch_up(deadline, self.lag).await;
     }
 
-    /// Whether the fence is on (`LEAVERS_GROUP` unset or naming a group; empty is off).
+    /// Whether a leavers group is configured (from the environment: `LEAVERS_GROUP`
+    /// unset or naming a group; set empty, the fence is off).
     pub(crate) const fn is_on(&self) -> bool {
         self.group.is_some()
     }

@@ -19,8 +19,8 @@ pub(crate) struct Offboarding<'a> {
 
 impl Offboarding<'_> {
     /// Removes every membership, then deletes the user (`delete`) or keeps it (`revoke`).
-    /// With the fence on (`LEAVERS_GROUP`), a revoke first marks the user as a leaver by making it
-    /// a member of that group, which it keeps.
+    /// With the fence on (`LEAVERS_GROUP`), a revoke first marks the user as a leaver by
+    /// making it a member of that group, which it keeps.
     ///
     /// Memberships go first, so a failure half-way leaves a user without access rather
     /// than a deleted user with dangling memberships, and a retry finishes the job.
