@@ -218,15 +218,14 @@ impl Bench {
     pub fn env(&self, pace: Pace, extra: &[(&str, String)]) -> Vec<(String, String)> {
         // The budgets are set for the fence off (docs/contract.md states its cost); it is
         // on by default, so it is turned off here, before anything that may turn it on.
-        let mut extra: Vec<(String, String)> = std::iter::once(("LEAVERS_GROUP".into(), String::new()))
-            .chain(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
-            .collect();
-        extra.push(("IDENTITY_STORE_ID".into(), STORE_ID.into()));
-        extra.push(("AWS_ENDPOINT_URL_IDENTITYSTORE".into(), self.endpoint()));
-        extra.push(("CALLS_PER_SECOND".into(), pace.calls_per_second().to_string()));
-        extra.push(("MAX_CONCURRENCY".into(), self.max_concurrency.to_string()));
-        extra.extend(self.extra_env.iter().cloned());
-        lambda_env("bench", &self.scratch, &extra)
+        let mut env: Vec<(String, String)> = vec![("LEAVERS_GROUP".into(), String::new())];
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        env.push(("IDENTITY_STORE_ID".into(), STORE_ID.into()));
+        env.push(("AWS_ENDPOINT_URL_IDENTITYSTORE".into(), self.endpoint()));
+        env.push(("CALLS_PER_SECOND".into(), pace.calls_per_second().to_string()));
+        env.push(("MAX_CONCURRENCY".into(), self.max_concurrency.to_string()));
+        env.extend(self.extra_env.iter().cloned());
+        lambda_env("bench", &self.scratch, &env)
     }
 
     /// Empties the store and switches faults off (for seeding).

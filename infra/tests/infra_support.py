@@ -544,7 +544,8 @@ def _cargo(args: tuple[str, ...], cwd: Path) -> tuple[bool, str]:
 @cache
 def description() -> dict:
     """`cargo xtask describe`: {"errorTypes": [{"name", "retryable"}, ...],
-    "functions": [{"name", "identityStoreOperations", "ledgerActions"}, ...]}."""
+    "functions": [{"name", "identityStoreOperations", "ledgerActions"}, ...],
+    "defaults": {"LEAVERS_GROUP": ...}}."""
     return json.loads(cargo("xtask", "describe", cwd=ROOT))
 
 

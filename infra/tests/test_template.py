@@ -136,6 +136,13 @@ def test_a_published_event_source_equal_to_the_event_source_is_refused_at_deploy
     assert allowed(PublishedEventSource="com.example.turnstile", EventSource="com.example.other")
 
 
+def test_the_leavers_group_parameter_defaults_to_the_functions_own_default():
+    # The fence is on by default in the functions and in the template, with one group.
+    default = infra.description()["defaults"]["LEAVERS_GROUP"]
+    assert default
+    assert infra.parameter_defaults()["LeaversGroup"] == default
+
+
 def test_a_leavers_group_of_only_whitespace_is_refused_at_deploy_time():
     pattern = infra.template()["Parameters"]["LeaversGroup"]["AllowedPattern"]
     # CloudFormation matches AllowedPattern against the whole value (Java regex); the

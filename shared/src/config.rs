@@ -5,10 +5,6 @@ use std::time::Duration;
 use crate::Error;
 use crate::RetryPolicy;
 
-/// The leavers group when `LEAVERS_GROUP` is unset: the contract turns the fence on by
-/// default, so that a revoke racing a roster sync never leaves a membership behind.
-const DEFAULT_LEAVERS_GROUP: &str = "turnstile-leavers";
-
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -58,6 +54,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// The leavers group when `LEAVERS_GROUP` is unset: the contract turns the fence on by
+    /// default, so that a revoke racing a roster sync never leaves a membership behind.
+    /// Public for `cargo xtask describe`, which the template's default is checked against.
+    pub const DEFAULT_LEAVERS_GROUP: &'static str = "turnstile-leavers";
+
     /// A configuration with defaults for everything but the store and the leavers
     /// fence, which it leaves off: code that builds one (the tests, the benchmark's
     /// budgets) turns the fence on by naming its group, so that it is on only where asked.
@@ -133,7 +134,7 @@ impl Config {
         }
         config.ca_bundle = lookup("AWS_CA_BUNDLE").filter(|v| !v.trim().is_empty());
         config.leavers_group = match lookup("LEAVERS_GROUP") {
-            None => Some(DEFAULT_LEAVERS_GROUP.to_owned()),
+            None => Some(Self::DEFAULT_LEAVERS_GROUP.to_owned()),
             Some(name) if name.is_empty() => None,
             Some(name) => Some(name),
         };
@@ -332,7 +333,7 @@ mod tests {
         let config = Config::from_lookup(env(&[("IDENTITY_STORE_ID", "d-1234567890")])).unwrap();
         // The environment's one default that `Config::new` does not share: the fence.
         let mut expected = Config::new("d-1234567890");
-        expected.leavers_group = Some(DEFAULT_LEAVERS_GROUP.to_owned());
+        expected.leavers_group = Some(Config::DEFAULT_LEAVERS_GROUP.to_owned());
         assert_eq!(config, expected);
     }
 

@@ -1,5 +1,6 @@
 //! `cargo xtask describe`: the functions and the contract as JSON, from the domain
-//! crate's own tables ([`turnstile::Function`], [`turnstile::ErrorType`]), for the
+//! crate's own tables ([`turnstile::Function`], [`turnstile::ErrorType`], the
+//! environment's defaults that the template repeats), for the
 //! infrastructure tests (IAM, retries, routing) and the scripts (which binaries to
 //! build and run). `cargo xtask functions`: the function names, one per line.
 //!
@@ -10,7 +11,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use serde_json::json;
-use turnstile::{ErrorType, Function};
+use turnstile::{Config, ErrorType, Function};
 
 fn describe() -> serde_json::Value {
     let functions: Vec<_> = Function::ALL
@@ -27,7 +28,8 @@ fn describe() -> serde_json::Value {
         .iter()
         .map(|e| json!({ "name": e.name(), "retryable": e.is_retryable() }))
         .collect();
-    json!({ "functions": functions, "errorTypes": error_types })
+    let defaults = json!({ "LEAVERS_GROUP": Config::DEFAULT_LEAVERS_GROUP });
+    json!({ "functions": functions, "errorTypes": error_types, "defaults": defaults })
 }
 
 fn main() -> ExitCode {

@@ -495,8 +495,8 @@ async fn under_replication_lag_a_fence_that_allows_for_the_lag_still_keeps_a_rev
     );
 }
 
-/// The documented limit with the fence off (`LEAVERS_GROUP` set empty): a revoke cannot see an add that lands
-/// after its last listing, so that one membership stays.
+/// The documented limit with the fence off (`LEAVERS_GROUP` set empty): a revoke cannot
+/// see an add that lands after its last listing, so that one membership stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn without_the_fence_a_roster_add_landing_after_a_revokes_last_listing_survives_it() {
     people::register(4, 1);
