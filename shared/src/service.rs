@@ -116,6 +116,7 @@ impl Service {
             function: Function::OnboardUser,
             name: "onboard",
             rank: 1,
+            groups: request.groups.iter().flatten().map(|g| Subject::group(g)).collect(),
         };
         let job = Onboarding {
             store: &self.store,
@@ -177,6 +178,7 @@ impl Service {
             function: Function::OffboardUser,
             name,
             rank,
+            groups: Vec::new(),
         };
         let job = Offboarding {
             store: &self.store,
@@ -245,6 +247,7 @@ impl Service {
                 SyncMode::Remove => "remove",
             },
             rank: 1,
+            groups: Vec::new(),
         };
         let display_name = request.group.display_name.clone();
         let replace = request.mode == SyncMode::Replace;

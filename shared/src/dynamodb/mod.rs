@@ -15,7 +15,11 @@ use std::fmt::Write as _;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
 
 use crate::Error;
 
@@ -60,6 +64,9 @@ pub(crate) struct Head {
     /// the re-hire to restore those that a roster event newer than the delete decided
     /// (`r_<group id>`).
     pub(crate) restore: Vec<(String, String)>,
+    /// Users: how many roster decisions were ever deferred onto the head
+    /// (`deferrals`, counted by [`LedgerTable::defer`]).
+    pub(crate) deferrals: i64,
     /// Groups: the order key of the newest finished `replace`.
     pub(crate) replaced: Option<String>,
     /// Groups: member key → (order key, member or not) of the newest roster decision
@@ -83,6 +90,8 @@ pub(crate) struct Deferred {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct HeadChange {
     pub(crate) set: Vec<(String, Field)>,
+    /// `(map attribute, key, value)`: one entry of a map that the head already holds.
+    pub(crate) set_in: Vec<(String, String, Field)>,
     pub(crate) remove: Vec<String>,
 }
 
@@ -112,6 +121,15 @@ pub(crate) enum Claim {
     Refused(Head),
 }
 
+/// The outcome of [`LedgerTable::claim_checked`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Checked {
+    /// This event holds the person now, and every fact it touches is older than it.
+    Claimed,
+    /// Nothing written; the person's head when its own condition failed.
+    Unchecked(Option<Box<Head>>),
+}
+
 /// The ledger's table.
 #[derive(Debug, Clone)]
 pub(crate) struct LedgerTable {
@@ -120,6 +138,12 @@ pub(crate) struct LedgerTable {
 }
 
 const HEAD: &str = "head";
+/// A person's head: how many roster decisions were deferred onto it, ever.
+const DEFERRALS: &str = "deferrals";
+/// A person's head: the `deferrals` that the newest finished onboard-user had seen (so
+/// every waiting decision newer than it is applied), until a leave finishes. Equal to
+/// `deferrals`, it lets a newer onboarding claim without reading the head.
+pub(crate) const CONSIDERED: &str = "considered";
 
 fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
@@ -166,6 +190,11 @@ fn head_of(item: Option<&HashMap<String, AttributeValue>>) -> Head {
                 })
             })
             .collect(),
+        deferrals: item
+            .get(DEFERRALS)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
         restore: item
             .iter()
             .filter_map(|(name, v)| Some((name.strip_prefix("r_")?.to_owned(), v.as_s().ok()?.clone())))
@@ -326,6 +355,113 @@ impl LedgerTable {
         }
     }
 
+    /// Claims a person's head for an onboarding at `order` that lists `groups` (their
+    /// subjects, at most 99: a transaction holds 100 items), in one transaction that
+    /// also checks, on each group's head, that no roster decided about `member` (its
+    /// map key) at or after `order` and that no roster holds the group. The person's
+    /// head must show that this event is newer than every finished one and that no
+    /// deferred decision came after the newest onboarding ([`CONSIDERED`]), so the job
+    /// needs neither the head nor the groups' heads: every fact is older than it.
+    ///
+    /// [`Checked::Unchecked`] when any of that does not hold (or another transaction
+    /// touched the same items): nothing was written, and the caller claims the ordinary
+    /// way, or answers from the person's head when its condition failed.
+    pub(crate) async fn claim_checked(
+        &self,
+        subject: &str,
+        order: &str,
+        now_ms: i64,
+        until_ms: i64,
+        member: &str,
+        groups: &[String],
+    ) -> Result<Checked, Error> {
+        crate::jobs::check_ledger(&["ConditionCheckItem", "UpdateItem"]);
+        let built = || Error::ServiceUnavailable {
+            operation: "TransactWriteItems",
+            detail: "the ledger's claim could not be built".into(),
+        };
+        // The finish then sets single entries of `joins`, which must exist by then.
+        // `considered` must be present: DynamoDB compares a missing attribute as false,
+        // moto as equal to another missing one.
+        let head = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(subject, HEAD)))
+            .update_expression(
+                "SET pending = :order, leaseUntil = :until, #joins = if_not_exists(#joins, :none), \
+                 #considered = if_not_exists(#considered, :zero)",
+            )
+            .condition_expression(
+                "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
+                 AND (attribute_not_exists(#order) OR #order < :order) \
+                 AND (attribute_not_exists(pk) \
+                      OR (attribute_exists(#considered) AND #considered = #deferrals) \
+                      OR (attribute_not_exists(#deferrals) AND #considered = :zero))",
+            )
+            .expression_attribute_names("#order", "order")
+            .expression_attribute_names("#joins", "joins")
+            .expression_attribute_names("#considered", CONSIDERED)
+            .expression_attribute_names("#deferrals", DEFERRALS)
+            .expression_attribute_values(":order", s(order))
+            .expression_attribute_values(":now", n(now_ms))
+            .expression_attribute_values(":until", n(until_ms))
+            .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
+            .expression_attribute_values(":zero", n(0))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|_| built())?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(head).build());
+        for group in groups {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(group, HEAD)))
+                .condition_expression(
+                    "(attribute_not_exists(replaced) OR replaced < :order) \
+                     AND (attribute_not_exists(#members.#member) OR #members.#member.#o < :order) \
+                     AND (attribute_not_exists(pending) OR attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+                )
+                .expression_attribute_names("#members", "members")
+                .expression_attribute_names("#member", member)
+                .expression_attribute_names("#o", "o")
+                .expression_attribute_values(":order", s(order))
+                .expression_attribute_values(":now", n(now_ms))
+                .build()
+                .map_err(|_| built())?;
+            request = request.transact_items(TransactWriteItem::builder().condition_check(check).build());
+        }
+        let Err(err) = request.send().await else {
+            return Ok(Checked::Claimed);
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+            return Err(fault("TransactWriteItems", &err));
+        };
+        // The model gives each item's reason as a code: a failed condition, or another
+        // transaction on the same item, sends the event the ordinary way; anything else
+        // (throttling, a malformed expression) is the ledger failing.
+        let reasons = cancelled.cancellation_reasons();
+        let other = reasons
+            .iter()
+            .filter_map(|reason| reason.code())
+            .find(|code| !matches!(*code, "None" | "ConditionalCheckFailed" | "TransactionConflict"));
+        match other {
+            // The person's head comes first; its item is there when its own condition
+            // failed.
+            None => Ok(Checked::Unchecked(
+                reasons
+                    .first()
+                    .filter(|reason| reason.code() == Some("ConditionalCheckFailed"))
+                    .and_then(|reason| reason.item())
+                    .map(|item| Box::new(head_of(Some(item)))),
+            )),
+            Some(code) => Err(Error::ServiceUnavailable {
+                operation: "TransactWriteItems",
+                detail: format!("the ledger table refused the claim ({code})"),
+            }),
+        }
+    }
+
     /// The subject's head, read consistently.
     pub(crate) async fn head(&self, subject: &str) -> Result<Head, Error> {
         crate::jobs::check_ledger(&["GetItem"]);
@@ -387,6 +523,20 @@ impl LedgerTable {
                 .expression_attribute_names(format!("#s{i}"), name)
                 .expression_attribute_values(format!(":s{i}"), value(field));
         }
+        let mut maps: Vec<&str> = change.set_in.iter().map(|(map, _, _)| map.as_str()).collect();
+        maps.sort_unstable();
+        maps.dedup();
+        for (i, map) in maps.iter().enumerate() {
+            head = head.expression_attribute_names(format!("#m{i}"), *map);
+        }
+        for (i, (map, entry, field)) in change.set_in.iter().enumerate() {
+            expression.push_str(if i == 0 && change.set.is_empty() { " SET " } else { ", " });
+            let m = maps.binary_search(&map.as_str()).unwrap_or_default();
+            let _infallible = write!(expression, "#m{m}.#k{i} = :k{i}");
+            head = head
+                .expression_attribute_names(format!("#k{i}"), entry)
+                .expression_attribute_values(format!(":k{i}"), value(field));
+        }
         let head = head.update_expression(expression);
         let mut item = key(subject, &record.sort_key);
         item.extend(
@@ -434,12 +584,15 @@ impl LedgerTable {
         for chunk in entries.chunks(100) {
             let mut request = self.client.transact_write_items();
             for (subject, attribute, field) in chunk {
+                // Counted, so that an onboarding that has not seen it reads the head.
                 let update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(key(subject, HEAD)))
-                    .update_expression("SET #d = :d")
+                    .update_expression("SET #d = :d ADD #deferrals :one")
                     .expression_attribute_names("#d", attribute)
+                    .expression_attribute_names("#deferrals", DEFERRALS)
                     .expression_attribute_values(":d", value(field))
+                    .expression_attribute_values(":one", n(1))
                     .build()
                     .map_err(|_| Error::ServiceUnavailable {
                         operation: "TransactWriteItems",

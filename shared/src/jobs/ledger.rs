@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::dynamodb::{Claim, Field, Head, HeadChange, LedgerTable, Record};
+use crate::dynamodb::{CONSIDERED, Checked, Claim, Field, Head, HeadChange, LedgerTable, Record};
 use crate::{Deadline, Error, EventMeta, Function};
 
 /// How long a claim lasts when the invocation has no deadline (a local tool).
@@ -94,9 +94,17 @@ pub(crate) fn newest(a: Option<Decision>, b: Option<Decision>) -> Option<Decisio
 pub(crate) struct Claimed {
     pub(crate) order: String,
     head: Head,
+    checked: bool,
 }
 
 impl Claimed {
+    /// An onboarding's claim that checked its groups' heads (see
+    /// [`LedgerTable::claim_checked`]): no roster decided about the person in any of
+    /// them after this event, and the person's own facts are all older than it.
+    pub(crate) fn groups_checked(&self) -> bool {
+        self.checked
+    }
+
     /// A group's claim: the newest roster decision about `user_name` in this group that
     /// is newer than this event (a newer add or remove naming the member, or a newer
     /// replace, which decided every member).
@@ -233,7 +241,12 @@ pub(crate) struct Step {
     pub(crate) function: Function,
     pub(crate) name: &'static str,
     pub(crate) rank: u8,
+    /// onboard-user: the groups it lists, checked at the claim when it can be.
+    pub(crate) groups: Vec<Subject>,
 }
+
+/// A transaction holds at most 100 items: the person's head and 99 groups'.
+const CHECKED_GROUPS: usize = 99;
 
 /// What the ledger says about a request.
 #[derive(Debug)]
@@ -259,6 +272,8 @@ struct Ticket {
     event_id: Option<String>,
     function: Function,
     step: &'static str,
+    /// Claimed with [`LedgerTable::claim_checked`]; the head was not read.
+    checked: bool,
 }
 
 /// What an applied event did, for the audit trail: ids and counts, never a name.
@@ -328,6 +343,7 @@ impl<'a> Ledger<'a> {
         let claimed = ticket.as_ref().map(|t| Claimed {
             order: t.order.clone(),
             head: t.head.clone(),
+            checked: t.checked,
         });
         let result = Box::pin(job(claimed)).await;
         self.settle(ticket, result, outcome).await
@@ -340,6 +356,7 @@ impl<'a> Ledger<'a> {
             function,
             name: step,
             rank,
+            groups,
         } = step;
         let (Some(table), Some(at)) = (self.table, event.occurred_at) else {
             return Ok(Verdict::Apply(None));
@@ -354,57 +371,81 @@ impl<'a> Ledger<'a> {
         let now = now();
         let until = now + deadline.remaining().unwrap_or(UNBOUNDED_CLAIM) + CLAIM_SLACK;
         let of_group = subject.is_group();
-        match table
-            .claim(subject.key(), &order, millis(now), millis(until), of_group)
-            .await?
-        {
-            Claim::Claimed(head) => {
-                // A claim admits an event older than the subject's newest one (it still
-                // decides what no newer event decided), so only such an event can be a
-                // repeat of one already applied.
-                let older = head.order.as_deref().is_some_and(|o| o >= order.as_str());
-                if older && event.event_id.is_some() && table.recorded(subject.key(), &record_key).await? {
-                    tracing::info!(function = function.name(), step, "event already applied: duplicate");
-                    if let Err(error) = table.release(subject.key(), &order).await {
-                        tracing::warn!(%error, "the ledger claim could not be released; it expires at the deadline");
+        // Whether the event's id is recorded, for an event not newer than `head` (only
+        // such an event can be a repeat of one already applied).
+        let repeat = async |head: Option<&Head>| -> Result<bool, Error> {
+            let older = head.is_none_or(|h| h.order.as_deref().is_some_and(|o| o >= order.as_str()));
+            let repeated = older && event.event_id.is_some() && table.recorded(subject.key(), &record_key).await?;
+            if repeated {
+                tracing::info!(function = function.name(), step, "event already applied: duplicate");
+            }
+            Ok(repeated)
+        };
+        let mut groups: Vec<String> = groups.into_iter().map(|g| g.0).collect();
+        groups.sort();
+        groups.dedup();
+        let checked = if !of_group && (1..=CHECKED_GROUPS).contains(&groups.len()) {
+            let member = map_key_of(&subject);
+            table
+                .claim_checked(subject.key(), &order, millis(now), millis(until), member, &groups)
+                .await?
+        } else {
+            Checked::Unchecked(None)
+        };
+        let head = match checked {
+            Checked::Claimed => None,
+            // The check's refusal returned the head: a redelivery is answered without
+            // claiming.
+            Checked::Unchecked(Some(head)) if repeat(Some(&*head)).await? => return Ok(Verdict::Duplicate),
+            Checked::Unchecked(_) => {
+                match table
+                    .claim(subject.key(), &order, millis(now), millis(until), of_group)
+                    .await?
+                {
+                    // A claim admits an event older than the subject's newest one (it
+                    // still decides what no newer event decided).
+                    Claim::Claimed(head) if repeat(Some(&head)).await? => {
+                        if let Err(error) = table.release(subject.key(), &order).await {
+                            tracing::warn!(%error, "the ledger claim could not be released; it expires at the deadline");
+                        }
+                        return Ok(Verdict::Duplicate);
                     }
-                    return Ok(Verdict::Duplicate);
-                }
-                Ok(Verdict::Apply(Some(Box::new(Ticket {
-                    subject,
-                    head,
-                    order,
-                    record_key,
-                    at: at.rfc3339(),
-                    event_id: event.event_id.clone(),
-                    function,
-                    step,
-                }))))
-            }
-            Claim::Refused(head) => {
-                // Only a group's newest replace, which decided every member, makes an
-                // event stale at the claim; otherwise another event holds the subject
-                // at this moment (it may have let go since): retry.
-                let replaced = of_group && head.replaced.as_deref().is_some_and(|o| o >= order.as_str());
-                if !replaced {
-                    return Err(Error::ConcurrentModification {
-                        operation: "ledger",
-                        detail: "another event of the same subject is being applied; retry later".into(),
-                    });
-                }
-                if event.event_id.is_some() && table.recorded(subject.key(), &record_key).await? {
-                    tracing::info!(function = function.name(), step, "event already applied: duplicate");
-                    Ok(Verdict::Duplicate)
-                } else {
-                    tracing::info!(
-                        function = function.name(),
-                        step,
-                        "a newer replace decided every member: stale"
-                    );
-                    Ok(Verdict::Stale)
+                    Claim::Claimed(head) => Some(head),
+                    Claim::Refused(head) => {
+                        // Only a group's newest replace, which decided every member, makes
+                        // an event stale at the claim; otherwise another event holds the
+                        // subject at this moment (it may have let go since): retry.
+                        let replaced = of_group && head.replaced.as_deref().is_some_and(|o| o >= order.as_str());
+                        if !replaced {
+                            return Err(Error::ConcurrentModification {
+                                operation: "ledger",
+                                detail: "another event of the same subject is being applied; retry later".into(),
+                            });
+                        }
+                        if repeat(None).await? {
+                            return Ok(Verdict::Duplicate);
+                        }
+                        tracing::info!(
+                            function = function.name(),
+                            step,
+                            "a newer replace decided every member: stale"
+                        );
+                        return Ok(Verdict::Stale);
+                    }
                 }
             }
-        }
+        };
+        Ok(Verdict::Apply(Some(Box::new(Ticket {
+            checked: head.is_none(),
+            head: head.unwrap_or_default(),
+            subject,
+            order,
+            record_key,
+            at: at.rfc3339(),
+            event_id: event.event_id.clone(),
+            function,
+            step,
+        }))))
     }
 
     /// Ends the claim and records what the event did.
@@ -626,14 +667,17 @@ fn head_change(ticket: &Ticket, outcome: &Outcome) -> HeadChange {
             ),
         ));
     } else {
-        user_change(&mut change, head, order, outcome);
+        user_change(&mut change, head, order, outcome, ticket.checked);
     }
     change
 }
 
 /// A person's head after `outcome` at `order`: each fact (attributes, existence, mark,
 /// leave, groups) is set only when this event is newer than the one that decided it.
-fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &Outcome) {
+///
+/// A `checked` claim read no head (every fact is older than this event), so it sets the
+/// groups it joined one by one rather than writing `joins` back whole.
+fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &Outcome, checked: bool) {
     let older = |decided: Option<&String>| decided.is_none_or(|d| d < order);
     let decide = |name: &str, value| {
         (
@@ -666,7 +710,21 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
             if older(head.mark.as_ref().map(|(o, _)| o)) {
                 change.set.push(decide("mark", false));
             }
-            if left_older {
+            if checked {
+                change.set_in.extend(
+                    outcome
+                        .joined
+                        .iter()
+                        .map(|group| ("joins".to_owned(), group.clone(), Field::Text(order.clone()))),
+                );
+            } else if older(head.order.as_ref()) {
+                // The newest event applied every deferred decision newer than it (an
+                // older one may have had to leave them to a re-hire); one deferred
+                // since it read the head is not counted, so the next onboarding reads
+                // the head for it.
+                change.set.push((CONSIDERED.to_owned(), Field::Number(head.deferrals)));
+            }
+            if left_older && !checked {
                 let mut joins = head.joins.clone();
                 for group in &outcome.joined {
                     if older(joins.get(group)) {
@@ -680,6 +738,8 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
             }
         }
         Some(state) => {
+            // A leave ends what the newest onboarding saw: the next one reads the head.
+            change.remove.push(CONSIDERED.to_owned());
             if left_older {
                 change.set.push(("left".to_owned(), Field::Text(order.clone())));
                 let joins = head.joins.iter().filter(|(_, o)| *o > order);

@@ -110,9 +110,9 @@ impl Function {
             // Every function reads other subjects' heads (a roster its members', a person's
             // event their groups') for newer decisions about the same memberships
             // (docs/contract.md, "Memberships").
-            Self::SyncGroup | Self::OnboardUser | Self::OffboardUser => {
-                &["BatchGetItem", "GetItem", "PutItem", "UpdateItem"]
-            }
+            Self::SyncGroup | Self::OffboardUser => &["BatchGetItem", "GetItem", "PutItem", "UpdateItem"],
+            // Its claim checks the listed groups' heads in the same transaction.
+            Self::OnboardUser => &["BatchGetItem", "ConditionCheckItem", "GetItem", "PutItem", "UpdateItem"],
         }
     }
 }

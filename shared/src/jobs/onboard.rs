@@ -248,7 +248,9 @@ impl Onboarding<'_> {
                     .map(|(_, name, order)| (Subject::group(name), order.clone())),
             )
             .collect();
-        let decisions = if asked.is_empty() {
+        // A checked claim found no newer roster decision in the listed groups, and
+        // (all of the person's facts being older) leaves nothing else to ask.
+        let decisions = if asked.is_empty() || claimed.groups_checked() {
             Vec::new()
         } else {
             self.ledger.group_decisions(user_name, &asked).await?
