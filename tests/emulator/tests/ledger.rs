@@ -297,9 +297,8 @@ async fn an_old_roster_never_adds_someone_who_left_later() {
     assert!(world.groups_of("dana.diaz").await.is_empty());
 }
 
-#[tokio::test]
-#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
-async fn a_late_move_keeps_out_of_a_group_a_newer_roster_removed_the_person_from() {
+/// A fresh world in which dana.diaz was hired into Engineering on 2026-11-01.
+async fn hired_in_engineering() -> (World, Service) {
     let world = World::start().await;
     let service = world.service();
     onboard(
@@ -308,6 +307,13 @@ async fn a_late_move_keeps_out_of_a_group_a_newer_roster_removed_the_person_from
     )
     .await
     .unwrap();
+    (world, service)
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_late_move_keeps_out_of_a_group_a_newer_roster_removed_the_person_from() {
+    let (world, service) = hired_in_engineering().await;
     let roster = json!({ "group": { "displayName": "Engineering" }, "members": ["dana.diaz"], "mode": "remove" });
     sync(&service, envelope("roster-1", "2026-11-10T08:00:00Z", roster))
         .await
@@ -337,14 +343,7 @@ async fn a_late_move_keeps_out_of_a_group_a_newer_roster_removed_the_person_from
 #[tokio::test]
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_roster_that_listed_the_person_before_the_hire_and_again_after_a_move_is_applied_by_each_newer_onboarding() {
-    let world = World::start().await;
-    let service = world.service();
-    onboard(
-        &service,
-        envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &["Engineering"])),
-    )
-    .await
-    .unwrap();
+    let (world, service) = hired_in_engineering().await;
     // Rosters newer than the two onboardings below, delivered first, each while an
     // administrator had deleted the user: a deferred decision on the person's head,
     // which the next onboarding must read even though one read the head before.
@@ -482,14 +481,7 @@ async fn a_malformed_occurred_at_is_invalid_event_with_nothing_written() {
 #[tokio::test]
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_persons_history_reads_back_by_the_hash_of_the_username_and_holds_no_personal_data() {
-    let world = World::start().await;
-    let service = world.service();
-    onboard(
-        &service,
-        envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &["Engineering"])),
-    )
-    .await
-    .unwrap();
+    let (world, service) = hired_in_engineering().await;
     offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
         .await
         .unwrap();
