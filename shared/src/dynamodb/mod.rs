@@ -16,6 +16,7 @@ use std::fmt::Write as _;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
@@ -308,10 +309,12 @@ impl LedgerTable {
     }
 
     /// Claims `subject` for the event `order` until `until_ms`, when no other event
-    /// holds an unexpired claim (or `order` itself holds it: a retry). A group's claim
-    /// also needs the group's newest `replace` to be older than `order`: that replace
-    /// decided every member. Older events are admitted otherwise, for what no newer
-    /// event decided; the finish advances the head's `order`.
+    /// holds an unexpired claim (or `order` itself holds it: a retry) and `order` is not
+    /// the newest finished event itself (a redelivery, answered from the head). A
+    /// group's claim also needs the group's newest `replace` to be older than `order`:
+    /// that replace decided every member. Older events are admitted otherwise, for what
+    /// no newer event decided; the finish advances the head's `order`. A refusal returns
+    /// the head as it is (ReturnValuesOnConditionCheckFailure), so it costs no read.
     pub(crate) async fn claim(
         &self,
         subject: &str,
@@ -327,31 +330,30 @@ impl LedgerTable {
             .table_name(&self.table)
             .set_key(Some(key(subject, HEAD)))
             .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .update_expression("SET pending = :order, leaseUntil = :until")
+            .expression_attribute_names("#order", "order")
             .expression_attribute_values(":order", s(order))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":until", n(until_ms));
+        let claim = "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
+                     AND (attribute_not_exists(#order) OR #order <> :order)";
         let request = if of_group {
-            request
-                .update_expression("SET pending = :order, leaseUntil = :until")
-                .condition_expression(
-                    "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
-                     AND (attribute_not_exists(replaced) OR replaced < :order OR pending = :order)",
-                )
+            request.condition_expression(format!(
+                "{claim} AND (attribute_not_exists(replaced) OR replaced < :order OR pending = :order)"
+            ))
         } else {
-            request
-                .update_expression("SET pending = :order, leaseUntil = :until")
-                .condition_expression("attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order")
+            request.condition_expression(claim)
         };
         match request.send().await {
             Ok(out) => Ok(Claim::Claimed(head_of(out.attributes.as_ref()))),
-            Err(err)
-                if err.as_service_error().is_some_and(
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Ok(Claim::Refused(self.head(subject).await?))
-            }
-            Err(err) => Err(fault("UpdateItem", &err)),
+            // The condition can only fail on an item that exists, which comes back.
+            Err(err) => match err.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(refused)) => {
+                    Ok(Claim::Refused(head_of(refused.item())))
+                }
+                _ => Err(fault("UpdateItem", &err)),
+            },
         }
     }
 
@@ -460,21 +462,6 @@ impl LedgerTable {
                 detail: format!("the ledger table refused the claim ({code})"),
             }),
         }
-    }
-
-    /// The subject's head, read consistently.
-    pub(crate) async fn head(&self, subject: &str) -> Result<Head, Error> {
-        crate::jobs::check_ledger(&["GetItem"]);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(subject, HEAD)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| fault("GetItem", &err))?;
-        Ok(head_of(out.item.as_ref()))
     }
 
     /// Whether the audit trail holds `sort_key` for `subject`.
@@ -623,9 +610,9 @@ impl LedgerTable {
         match released {
             Ok(_) => Ok(()),
             Err(err)
-                if err.as_service_error().is_some_and(
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception,
-                ) =>
+                if err
+                    .as_service_error()
+                    .is_some_and(UpdateItemError::is_conditional_check_failed_exception) =>
             {
                 Ok(())
             }

@@ -371,11 +371,16 @@ impl<'a> Ledger<'a> {
         let now = now();
         let until = now + deadline.remaining().unwrap_or(UNBOUNDED_CLAIM) + CLAIM_SLACK;
         let of_group = subject.is_group();
+        // The head's newest finished event is this very step of this event: a
+        // redelivery, told without reading the audit trail (the finish that advanced
+        // the head wrote the record).
+        let finished = |head: &Head| event.event_id.is_some() && head.order.as_deref() == Some(order.as_str());
         // Whether the event's id is recorded, for an event not newer than `head` (only
         // such an event can be a repeat of one already applied).
         let repeat = async |head: Option<&Head>| -> Result<bool, Error> {
             let older = head.is_none_or(|h| h.order.as_deref().is_some_and(|o| o >= order.as_str()));
-            let repeated = older && event.event_id.is_some() && table.recorded(subject.key(), &record_key).await?;
+            let repeated = head.is_some_and(finished)
+                || (older && event.event_id.is_some() && table.recorded(subject.key(), &record_key).await?);
             if repeated {
                 tracing::info!(function = function.name(), step, "event already applied: duplicate");
             }
@@ -411,6 +416,10 @@ impl<'a> Ledger<'a> {
                         return Ok(Verdict::Duplicate);
                     }
                     Claim::Claimed(head) => Some(head),
+                    Claim::Refused(head) if finished(&head) => {
+                        tracing::info!(function = function.name(), step, "event already applied: duplicate");
+                        return Ok(Verdict::Duplicate);
+                    }
                     Claim::Refused(head) => {
                         // Only a group's newest replace, which decided every member, makes
                         // an event stale at the claim; otherwise another event holds the

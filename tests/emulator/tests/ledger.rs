@@ -39,6 +39,14 @@ impl World {
         self.bench.service(|_| {}).with_ledger(self.ledger.clone(), TABLE)
     }
 
+    /// A service whose ledger client counts its calls.
+    fn counted(&self) -> (Service, LedgerCalls) {
+        let calls = LedgerCalls::default();
+        let client =
+            aws_sdk_dynamodb::Client::from_conf(self.ledger.config().to_builder().interceptor(calls.clone()).build());
+        (self.bench.service(|_| {}).with_ledger(client, TABLE), calls)
+    }
+
     async fn title(&self, user_name: &str) -> Option<String> {
         let id = self.user_id(user_name).await?;
         let user = self
@@ -591,10 +599,7 @@ impl LedgerCalls {
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn each_event_costs_the_ledger_calls_the_contract_states() {
     let world = World::start().await;
-    let calls = LedgerCalls::default();
-    let counted =
-        aws_sdk_dynamodb::Client::from_conf(world.ledger.config().to_builder().interceptor(calls.clone()).build());
-    let service = world.bench.service(|_| {}).with_ledger(counted, TABLE);
+    let (service, calls) = world.counted();
     let mut figures = Vec::new();
     let mut step = async |label: &str, result: Result<Value, Error>, expected: &[&str]| {
         let made = calls.take();
@@ -605,8 +610,14 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
         identity_store
     };
 
-    let joiner = onboard(&service, envelope("e-1", "2026-11-01T09:00:00Z", hire("Engineer", &[]))).await;
+    let hired = envelope("e-1", "2026-11-01T09:00:00Z", hire("Engineer", &[]));
+    let joiner = onboard(&service, hired.clone()).await;
     step("a joiner without groups", joiner, &["UpdateItem", "TransactWriteItems"]).await;
+    // The person's newest finished event is this one: the refused claim's head says so.
+    let again = onboard(&service, hired.clone()).await;
+    assert_eq!(again.as_ref().unwrap()["status"], "duplicate");
+    let made = step("its redelivery", again, &["UpdateItem"]).await;
+    assert_eq!(made, 0, "a duplicate makes no Identity Store call");
     let moved = envelope(
         "e-2",
         "2026-11-02T09:00:00Z",
@@ -623,8 +634,18 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
     .await;
     let again = onboard(&service, moved).await;
     assert_eq!(again.as_ref().unwrap()["status"], "duplicate");
-    // The check's refusal returns the head: the record is read without a claim.
-    let made = step("its redelivery", again, &["TransactWriteItems", "GetItem"]).await;
+    // The check's refusal returns the head, whose newest event is this one.
+    let made = step("its redelivery", again, &["TransactWriteItems"]).await;
+    assert_eq!(made, 0, "a duplicate makes no Identity Store call");
+    // An older event's id is looked up in the audit trail, under a claim.
+    let older_again = onboard(&service, hired).await;
+    assert_eq!(older_again.as_ref().unwrap()["status"], "duplicate");
+    let made = step(
+        "the joiner redelivered after the move",
+        older_again,
+        &["UpdateItem", "GetItem", "UpdateItem"],
+    )
+    .await;
     assert_eq!(made, 0, "a duplicate makes no Identity Store call");
     let late = onboard(&service, envelope("e-0", "2026-10-30T09:00:00Z", hire("Intern", &[]))).await;
     assert_eq!(late.as_ref().unwrap()["status"], "stale");
@@ -636,23 +657,29 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
         world.bench.user(name).await;
     }
     world.bench.count_from_now().await;
-    let roster = sync(
-        &service,
-        envelope(
-            "r-1",
-            "2026-11-03T09:00:00Z",
-            json!({ "group": { "displayName": "Everyone" }, "members": names, "mode": "add" }),
-        ),
-    )
-    .await;
+    let listed = envelope(
+        "r-1",
+        "2026-11-03T09:00:00Z",
+        json!({ "group": { "displayName": "Everyone" }, "members": names, "mode": "add" }),
+    );
+    let roster = sync(&service, listed.clone()).await;
     step(
         "a roster adding 150 members",
         roster,
         &["UpdateItem", "BatchGetItem", "BatchGetItem", "TransactWriteItems"],
     )
     .await;
-    let leaver = offboard(&service, envelope("l-1", "2026-11-04T09:00:00Z", leave("revoke"))).await;
+    let again = sync(&service, listed).await;
+    assert_eq!(again.as_ref().unwrap()["status"], "duplicate");
+    let made = step("its redelivery", again, &["UpdateItem"]).await;
+    assert_eq!(made, 0, "a duplicate makes no Identity Store call");
+    let left = envelope("l-1", "2026-11-04T09:00:00Z", leave("revoke"));
+    let leaver = offboard(&service, left.clone()).await;
     step("a leaver", leaver, &["UpdateItem", "TransactWriteItems"]).await;
+    let again = offboard(&service, left).await;
+    assert_eq!(again.as_ref().unwrap()["status"], "duplicate");
+    let made = step("its redelivery", again, &["UpdateItem"]).await;
+    assert_eq!(made, 0, "a duplicate makes no Identity Store call");
     // After a leave the claim cannot vouch for waiting decisions: the head is read.
     let rehire = onboard(
         &service,
@@ -672,6 +699,38 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
     .await;
     step("its next move", moved, &["TransactWriteItems", "TransactWriteItems"]).await;
     eprintln!("ledger calls per event: {figures:#?}");
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn an_event_of_a_person_another_event_holds_is_concurrent_modification_after_one_ledger_call() {
+    let world = World::start().await;
+    let (service, calls) = world.counted();
+    world.bench.count_from_now().await;
+    // Another event's live claim on the person, as an invocation in flight leaves it.
+    world
+        .ledger
+        .update_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S(format!("user#{}", sha256_hex("dana.diaz"))))
+        .key("sk", AttributeValue::S("head".into()))
+        .update_expression("SET pending = :other, leaseUntil = :later")
+        .expression_attribute_values(":other", AttributeValue::S("2026-11-08T09:00:00Z#in-flight#0".into()))
+        .expression_attribute_values(":later", AttributeValue::N(i64::MAX.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let busy = onboard(&service, envelope("e-5", "2026-11-07T09:00:00Z", hire("Engineer", &[]))).await;
+    assert!(
+        matches!(busy, Err(Error::ConcurrentModification { .. })),
+        "another event holds the person: {busy:?}"
+    );
+    assert_eq!(
+        calls.take(),
+        ["UpdateItem"],
+        "the refused claim returns the head: no read"
+    );
+    assert_eq!(world.bench.counters().await.total(), 0, "no Identity Store call");
 }
 
 #[tokio::test]
