@@ -126,6 +126,9 @@ struct Args {
     /// Skip the bulk load's comparison run with the fixed 6/6/8 split.
     #[arg(long)]
     bulk_no_fixed: bool,
+    /// Skip the bulk load's run with injected throttles and server errors.
+    #[arg(long)]
+    bulk_no_faults: bool,
     /// The bulk load's PNG plot.
     #[arg(long, default_value = "bench/bulk-load.png")]
     bulk_plot: PathBuf,
@@ -338,6 +341,9 @@ async fn bulk_load(args: &Args, addr: std::net::SocketAddr, bin_dir: &Path, scra
     let mut splits = vec![bulk::Split::borrowing()];
     if !args.bulk_no_fixed {
         splits.push(bulk::Split::fixed());
+    }
+    if !args.bulk_no_faults {
+        splits.push(bulk::Split::borrowing_with_faults());
     }
     for split in splits {
         outcomes.push(bulk::run(addr, &plan, split).await?);

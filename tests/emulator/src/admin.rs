@@ -8,6 +8,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::snapshot::Snapshot;
 use crate::{Counters, FaultConfig, Rules};
 
 /// A raw HTTP response.
@@ -111,6 +112,13 @@ impl Admin {
     /// The readable summary: users, groups and their members by userName.
     pub async fn state(&self) -> std::io::Result<Value> {
         Ok(self.request("GET", "/_admin/state", &[], b"").await?.json())
+    }
+
+    /// The store by names (users, groups, memberships and any duplicates), to compare
+    /// two runs.
+    pub async fn snapshot(&self) -> std::io::Result<Snapshot> {
+        let reply = self.request("GET", "/_admin/state?full=true", &[], b"").await?;
+        Ok(Snapshot::from_full_state(&reply.json()))
     }
 
     /// Gives a user or group (`kind`) ExternalIds.

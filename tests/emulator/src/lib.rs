@@ -15,6 +15,7 @@ pub mod faults;
 pub mod moto;
 mod replica;
 pub mod server;
+pub mod snapshot;
 pub mod state;
 mod validate;
 

@@ -92,12 +92,7 @@ impl Emu {
     }
 
     pub async fn snapshot(&self) -> Snapshot {
-        let reply = self
-            .admin
-            .request("GET", "/_admin/state?full=true", &[], b"")
-            .await
-            .expect("state is readable");
-        Snapshot::from_full_state(&reply.json())
+        self.admin.snapshot().await.expect("state is readable")
     }
 }
 
