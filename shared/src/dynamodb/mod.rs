@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use crate::Error;
@@ -129,6 +129,8 @@ pub(crate) enum Checked {
     Claimed,
     /// Nothing written; the person's head when its own condition failed.
     Unchecked(Option<Box<Head>>),
+    /// Nothing written: the audit trail already holds the event (a redelivery).
+    Recorded,
 }
 
 /// The ledger's table.
@@ -358,16 +360,21 @@ impl LedgerTable {
     }
 
     /// Claims a person's head for an onboarding at `order` that lists `groups` (their
-    /// subjects, at most 99: a transaction holds 100 items), in one transaction that
+    /// subjects, at most 98: a transaction holds 100 items), in one transaction that
     /// also checks, on each group's head, that no roster decided about `member` (its
     /// map key) at or after `order` and that no roster holds the group. The person's
     /// head must show that this event is newer than every finished one and that no
     /// deferred decision came after the newest onboarding ([`CONSIDERED`]), so the job
     /// needs neither the head nor the groups' heads: every fact is older than it.
     ///
+    /// With `record` (the event's audit-trail sort key, when it has an id), the same
+    /// transaction checks that the audit trail does not hold it yet, so a redelivery of
+    /// any of the person's onboardings is [`Checked::Recorded`] in this one call.
+    ///
     /// [`Checked::Unchecked`] when any of that does not hold (or another transaction
     /// touched the same items): nothing was written, and the caller claims the ordinary
     /// way, or answers from the person's head when its condition failed.
+    #[expect(clippy::too_many_arguments, reason = "one transaction's parts, each used once")]
     pub(crate) async fn claim_checked(
         &self,
         subject: &str,
@@ -376,6 +383,7 @@ impl LedgerTable {
         until_ms: i64,
         member: &str,
         groups: &[String],
+        record: Option<&str>,
     ) -> Result<Checked, Error> {
         crate::jobs::check_ledger(&["ConditionCheckItem", "UpdateItem"]);
         let built = || Error::ServiceUnavailable {
@@ -433,6 +441,13 @@ impl LedgerTable {
                 .map_err(|_| built())?;
             request = request.transact_items(TransactWriteItem::builder().condition_check(check).build());
         }
+        if let Some(record) = record {
+            request = request.transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(self.record_check(subject, record, "attribute_not_exists(pk)")?)
+                    .build(),
+            );
+        }
         let Err(err) = request.send().await else {
             return Ok(Checked::Claimed);
         };
@@ -447,7 +462,12 @@ impl LedgerTable {
             .iter()
             .filter_map(|reason| reason.code())
             .find(|code| !matches!(*code, "None" | "ConditionalCheckFailed" | "TransactionConflict"));
+        let failed = |reason: Option<&CancellationReason>| {
+            reason.and_then(CancellationReason::code) == Some("ConditionalCheckFailed")
+        };
         match other {
+            // The record comes last: its check fails only when the event was recorded.
+            None if record.is_some() && failed(reasons.last()) => Ok(Checked::Recorded),
             // The person's head comes first; its item is there when its own condition
             // failed.
             None => Ok(Checked::Unchecked(
@@ -460,6 +480,77 @@ impl LedgerTable {
             Some(code) => Err(Error::ServiceUnavailable {
                 operation: "TransactWriteItems",
                 detail: format!("the ledger table refused the claim ({code})"),
+            }),
+        }
+    }
+
+    /// A condition on `subject`'s audit-trail item `sort_key`, as a transaction part.
+    fn record_check(&self, subject: &str, sort_key: &str, condition: &str) -> Result<ConditionCheck, Error> {
+        ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(subject, sort_key)))
+            .condition_expression(condition)
+            .build()
+            .map_err(|_| Error::ServiceUnavailable {
+                operation: "TransactWriteItems",
+                detail: "the ledger's record check could not be built".into(),
+            })
+    }
+
+    /// For an event not newer than `subject`'s newest, under `order`'s claim: when the
+    /// audit trail already holds `sort_key` (a repeat), gives the claim up in the same
+    /// transaction and answers true; otherwise keeps the claim and answers false. One
+    /// call where a read and a release were two, and it decides under the claim, so two
+    /// deliveries of one late event cannot both apply it.
+    pub(crate) async fn release_if_recorded(&self, subject: &str, order: &str, sort_key: &str) -> Result<bool, Error> {
+        crate::jobs::check_ledger(&["ConditionCheckItem", "UpdateItem"]);
+        let release = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(subject, HEAD)))
+            .update_expression("REMOVE leaseUntil")
+            .condition_expression("pending = :order")
+            .expression_attribute_values(":order", s(order))
+            .build()
+            .map_err(|_| Error::ServiceUnavailable {
+                operation: "TransactWriteItems",
+                detail: "the ledger's release could not be built".into(),
+            })?;
+        let sent = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(self.record_check(subject, sort_key, "attribute_exists(pk)")?)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().update(release).build())
+            .send()
+            .await;
+        let Err(err) = sent else { return Ok(true) };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+            return Err(fault("TransactWriteItems", &err));
+        };
+        let codes: Vec<&str> = cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|reason| reason.code().unwrap_or("None"))
+            .collect();
+        match codes.as_slice() {
+            // Not recorded, and the claim is still this event's: apply it.
+            ["ConditionalCheckFailed", "None"] => Ok(false),
+            // Recorded; the claim had already lapsed, so there is nothing to give up.
+            ["None", "ConditionalCheckFailed"] => Ok(true),
+            // The claim lapsed and another event may hold the subject, or another
+            // transaction touched the same items: a retry decides again.
+            [_, "ConditionalCheckFailed" | "TransactionConflict"] | ["TransactionConflict", _] => {
+                Err(Error::ConcurrentModification {
+                    operation: "TransactWriteItems",
+                    detail: "the event's claim on the ledger subject lapsed or was contended".into(),
+                })
+            }
+            _ => Err(Error::ServiceUnavailable {
+                operation: "TransactWriteItems",
+                detail: format!("the ledger table refused the duplicate check ({})", codes.join(", ")),
             }),
         }
     }

@@ -245,8 +245,9 @@ pub(crate) struct Step {
     pub(crate) groups: Vec<Subject>,
 }
 
-/// A transaction holds at most 100 items: the person's head and 99 groups'.
-const CHECKED_GROUPS: usize = 99;
+/// A transaction holds at most 100 items: the person's head, the record's check and 98
+/// groups'.
+const CHECKED_GROUPS: usize = 98;
 
 /// What the ledger says about a request.
 #[derive(Debug)]
@@ -375,51 +376,57 @@ impl<'a> Ledger<'a> {
         // redelivery, told without reading the audit trail (the finish that advanced
         // the head wrote the record).
         let finished = |head: &Head| event.event_id.is_some() && head.order.as_deref() == Some(order.as_str());
-        // Whether the event's id is recorded, for an event not newer than `head` (only
-        // such an event can be a repeat of one already applied).
-        let repeat = async |head: Option<&Head>| -> Result<bool, Error> {
-            let older = head.is_none_or(|h| h.order.as_deref().is_some_and(|o| o >= order.as_str()));
-            let repeated = head.is_some_and(finished)
-                || (older && event.event_id.is_some() && table.recorded(subject.key(), &record_key).await?);
-            if repeated {
-                tracing::info!(function = function.name(), step, "event already applied: duplicate");
-            }
-            Ok(repeated)
+        let duplicate = || {
+            tracing::info!(function = function.name(), step, "event already applied: duplicate");
+            Ok(Verdict::Duplicate)
         };
+        // Only an event with an id can be a repeat, and its record can exist only under
+        // that id.
+        let record = event.event_id.is_some().then_some(record_key.as_str());
         let mut groups: Vec<String> = groups.into_iter().map(|g| g.0).collect();
         groups.sort();
         groups.dedup();
         let checked = if !of_group && (1..=CHECKED_GROUPS).contains(&groups.len()) {
             let member = map_key_of(&subject);
             table
-                .claim_checked(subject.key(), &order, millis(now), millis(until), member, &groups)
+                .claim_checked(
+                    subject.key(),
+                    &order,
+                    millis(now),
+                    millis(until),
+                    member,
+                    &groups,
+                    record,
+                )
                 .await?
         } else {
             Checked::Unchecked(None)
         };
         let head = match checked {
             Checked::Claimed => None,
-            // The check's refusal returned the head: a redelivery is answered without
-            // claiming.
-            Checked::Unchecked(Some(head)) if repeat(Some(&*head)).await? => return Ok(Verdict::Duplicate),
+            Checked::Recorded => return duplicate(),
+            // The check's refusal returned the head: a redelivery of the newest event is
+            // answered without claiming.
+            Checked::Unchecked(Some(head)) if finished(&head) => return duplicate(),
             Checked::Unchecked(_) => {
                 match table
                     .claim(subject.key(), &order, millis(now), millis(until), of_group)
                     .await?
                 {
                     // A claim admits an event older than the subject's newest one (it
-                    // still decides what no newer event decided).
-                    Claim::Claimed(head) if repeat(Some(&head)).await? => {
-                        if let Err(error) = table.release(subject.key(), &order).await {
-                            tracing::warn!(%error, "the ledger claim could not be released; it expires at the deadline");
+                    // still decides what no newer event decided), so such an event may be
+                    // a repeat: the audit trail tells, under the claim, and a repeat gives
+                    // the claim back in the same call.
+                    Claim::Claimed(head)
+                        if record.is_some_and(|_| head.order.as_deref().is_some_and(|o| o >= order.as_str())) =>
+                    {
+                        if table.release_if_recorded(subject.key(), &order, &record_key).await? {
+                            return duplicate();
                         }
-                        return Ok(Verdict::Duplicate);
+                        Some(head)
                     }
                     Claim::Claimed(head) => Some(head),
-                    Claim::Refused(head) if finished(&head) => {
-                        tracing::info!(function = function.name(), step, "event already applied: duplicate");
-                        return Ok(Verdict::Duplicate);
-                    }
+                    Claim::Refused(head) if finished(&head) => return duplicate(),
                     Claim::Refused(head) => {
                         // Only a group's newest replace, which decided every member, makes
                         // an event stale at the claim; otherwise another event holds the
@@ -431,8 +438,9 @@ impl<'a> Ledger<'a> {
                                 detail: "another event of the same subject is being applied; retry later".into(),
                             });
                         }
-                        if repeat(None).await? {
-                            return Ok(Verdict::Duplicate);
+                        // No claim is held here: the record, if any, is final.
+                        if record.is_some() && table.recorded(subject.key(), &record_key).await? {
+                            return duplicate();
                         }
                         tracing::info!(
                             function = function.name(),

@@ -235,9 +235,16 @@ impl Onboarding<'_> {
             return Ok(None);
         }
         let deferred = claimed.deferred_joins();
+        // A newer leave took every group away and voids every waiting decision (below),
+        // so no group's name or head is needed.
+        let left_later = claimed.left_later();
         // Memberships a delete took with the user that a roster newer than the delete
         // decided (delivered before the delete): named to read their groups' heads.
-        let taken = self.named_groups(deadline, claimed.taken_by_delete()).await?;
+        let taken = if left_later {
+            Vec::new()
+        } else {
+            self.named_groups(deadline, claimed.taken_by_delete()).await?
+        };
         let asked: Vec<(Subject, String)> = groups
             .iter()
             .map(|g| (Subject::group(g), claimed.order.clone()))
@@ -250,7 +257,7 @@ impl Onboarding<'_> {
             .collect();
         // A checked claim found no newer roster decision in the listed groups, and
         // (all of the person's facts being older) leaves nothing else to ask.
-        let decisions = if asked.is_empty() || claimed.groups_checked() {
+        let decisions = if left_later || asked.is_empty() || claimed.groups_checked() {
             Vec::new()
         } else {
             self.ledger.group_decisions(user_name, &asked).await?
@@ -258,7 +265,6 @@ impl Onboarding<'_> {
         let (requested, later) = decisions.split_at(groups.len().min(decisions.len()));
         let (later, taken_decisions) = later.split_at(deferred.len().min(later.len()));
         // A newer leave took every group away; a newer roster event took this one.
-        let left_later = claimed.left_later();
         let mut kept = Vec::new();
         let mut superseded = Vec::new();
         for (group, decision) in groups.into_iter().zip(requested.iter().chain(std::iter::repeat(&None))) {
