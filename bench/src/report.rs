@@ -723,6 +723,13 @@ impl Report {
     fn lifecycle_table(&self) -> String {
         let mut md = String::new();
         let _ = writeln!(md, "## Joiner, mover, leaver at 20 TPS\n");
+        let _ = writeln!(
+            md,
+            "Rows marked \"ledger on\" run with `LEDGER_TABLE` set, the table on moto's DynamoDB server on \
+             127.0.0.1 (no added latency), and each event in the EventBridge envelope, whose time and id the \
+             ledger needs; Calls counts the Identity Store's calls only (the ledger's DynamoDB calls per \
+             event are in the call budget notes), Time includes the ledger's.\n"
+        );
         let _ = writeln!(md, "| Scenario | Function | Calls | Time | Quota bound | Peak RSS |");
         let _ = writeln!(md, "| --- | --- | ---: | ---: | ---: | ---: |");
         for run in &self.lifecycle {

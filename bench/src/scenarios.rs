@@ -420,7 +420,18 @@ pub async fn lifecycle(bench: &mut Bench, groups: usize, leaver_memberships: usi
     }
 
     runs.push(department_move(bench, &onboard, &names, pace).await?);
-    runs.push(leaver(bench, leaver_memberships, pace).await?);
+    runs.push(
+        leaver(
+            bench,
+            leaver_memberships,
+            pace,
+            ("leaver-turnstile", ""),
+            &[],
+            |request| request,
+        )
+        .await?,
+    );
+    runs.extend(crate::ledger::lifecycle(bench, &names, leaver_memberships, pace).await?);
     Ok(runs)
 }
 
@@ -462,8 +473,8 @@ async fn department_move(bench: &mut Bench, onboard: &Program, names: &[String],
     Ok(run)
 }
 
-/// Leaver: a user in M groups, deleted.
-async fn leaver(bench: &mut Bench, leaver_memberships: usize, pace: Pace) -> Result<Run, String> {
+/// A store with the user `leaver` in M groups `dept-001`...; M.
+async fn seed_leaver(bench: &Bench, leaver_memberships: usize) -> Result<u64, String> {
     bench.reset().await?;
     let leaver_groups: Vec<(String, Option<String>)> = (1..=leaver_memberships)
         .map(|i| (format!("dept-{i:03}"), None))
@@ -480,19 +491,33 @@ async fn leaver(bench: &mut Bench, leaver_memberships: usize, pace: Pace) -> Res
     )
     .await
     .map_err(|e| format!("seeding memberships: {e}"))?;
-    let m = leaver_memberships as u64;
-    let title = format!("Leaver (delete), M = {leaver_memberships} memberships");
+    Ok(leaver_memberships as u64)
+}
+
+/// Leaver: a user in M groups, deleted. The run's id and a suffix of its title name it;
+/// `extra` goes into the function's environment, and `wrap` turns the request into the
+/// event delivered (the ledger's runs: an envelope).
+pub async fn leaver(
+    bench: &mut Bench,
+    leaver_memberships: usize,
+    pace: Pace,
+    (id, suffix): (&str, &str),
+    extra: &[(&str, String)],
+    wrap: impl FnOnce(Value) -> Value,
+) -> Result<Run, String> {
+    let m = seed_leaver(bench, leaver_memberships).await?;
+    let title = format!("Leaver (delete), M = {leaver_memberships} memberships{suffix}");
     progress(&format!("  {title}"));
     let offboard = bench.programs.native("offboard-user");
     let (mut run, result) = bench
         .invoke(Invocation {
-            id: "leaver-turnstile".into(),
+            id: id.into(),
             title,
             who: Who::Turnstile,
             program: &offboard,
             pace,
-            env: bench.env(pace, &[]),
-            event: json!({ "userName": "leaver", "mode": "delete" }),
+            env: bench.env(pace, extra),
+            event: wrap(json!({ "userName": "leaver", "mode": "delete" })),
             expected_calls: m + 3,
             budget: Some(m + 3),
             expect_no_writes: false,
