@@ -302,6 +302,15 @@ where
     }
 }
 
+/// A request part the SDK's builder refused (a required field left out): a bug, reported
+/// as the ledger failing rather than a panic in a running function.
+fn unbuilt(operation: &'static str, what: &str) -> Error {
+    Error::ServiceUnavailable {
+        operation,
+        detail: format!("{what} could not be built"),
+    }
+}
+
 impl LedgerTable {
     pub(crate) fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
@@ -386,10 +395,7 @@ impl LedgerTable {
         record: Option<&str>,
     ) -> Result<Checked, Error> {
         crate::jobs::check_ledger(&["ConditionCheckItem", "UpdateItem"]);
-        let built = || Error::ServiceUnavailable {
-            operation: "TransactWriteItems",
-            detail: "the ledger's claim could not be built".into(),
-        };
+        let built = || unbuilt("TransactWriteItems", "the ledger's claim");
         // The finish then sets single entries of `joins`, which must exist by then.
         // `considered` must be present: DynamoDB compares a missing attribute as false,
         // moto as equal to another missing one.
@@ -491,10 +497,7 @@ impl LedgerTable {
             .set_key(Some(key(subject, sort_key)))
             .condition_expression(condition)
             .build()
-            .map_err(|_| Error::ServiceUnavailable {
-                operation: "TransactWriteItems",
-                detail: "the ledger's record check could not be built".into(),
-            })
+            .map_err(|_| unbuilt("TransactWriteItems", "the ledger's record check"))
     }
 
     /// For an event not newer than `subject`'s newest, under `order`'s claim: when the
@@ -511,10 +514,7 @@ impl LedgerTable {
             .condition_expression("pending = :order")
             .expression_attribute_values(":order", s(order))
             .build()
-            .map_err(|_| Error::ServiceUnavailable {
-                operation: "TransactWriteItems",
-                detail: "the ledger's release could not be built".into(),
-            })?;
+            .map_err(|_| unbuilt("TransactWriteItems", "the ledger's release"))?;
         let sent = self
             .client
             .transact_write_items()
@@ -624,10 +624,7 @@ impl LedgerTable {
                 .map(|(name, field)| ((*name).to_owned(), value(field))),
         );
         let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let built = |what: &str| Error::ServiceUnavailable {
-            operation: "TransactWriteItems",
-            detail: format!("the ledger's {what} could not be built"),
-        };
+        let built = |what: &str| unbuilt("TransactWriteItems", &format!("the ledger's {what}"));
         self.client
             .transact_write_items()
             .transact_items(
@@ -672,10 +669,7 @@ impl LedgerTable {
                     .expression_attribute_values(":d", value(field))
                     .expression_attribute_values(":one", n(1))
                     .build()
-                    .map_err(|_| Error::ServiceUnavailable {
-                        operation: "TransactWriteItems",
-                        detail: "the ledger's deferred decision could not be built".into(),
-                    })?;
+                    .map_err(|_| unbuilt("TransactWriteItems", "the ledger's deferred decision"))?;
                 request = request.transact_items(TransactWriteItem::builder().update(update).build());
             }
             request.send().await.map_err(|err| fault("TransactWriteItems", &err))?;
@@ -726,10 +720,7 @@ impl LedgerTable {
                     .set_keys(Some(std::mem::take(&mut keys)))
                     .consistent_read(true)
                     .build()
-                    .map_err(|_| Error::ServiceUnavailable {
-                        operation: "BatchGetItem",
-                        detail: "the ledger read could not be built".into(),
-                    })?;
+                    .map_err(|_| unbuilt("BatchGetItem", "the ledger read"))?;
                 let out = self
                     .client
                     .batch_get_item()
