@@ -133,6 +133,82 @@ pub(crate) enum Checked {
     Recorded,
 }
 
+/// What, besides another event's claim and a redelivery of the newest event, makes
+/// the head refuse a claim. Each is a fact that only newer events decide, so a refusal
+/// stays right however the head changes after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refuse<'a> {
+    /// A roster event: the group's newest `replace` is not older (it decided every
+    /// member), unless this event holds the claim.
+    Replaced,
+    /// onboard-user (`groups`: it lists any): a newer delete; or a newer onboarding's
+    /// attributes and a newer leave (which took every group); or, listing none, a newer
+    /// onboarding's attributes with no leave and no roster decision ever kept on the head.
+    Onboarding { groups: bool },
+    /// offboard-user's revoke or delete (`sibling`: the same leaver event's other step):
+    /// a newer delete; for a revoke a newer leave; and after a newer onboard-user, this
+    /// leaver event's own leave.
+    Leave { revoke: bool, sibling: &'a str },
+}
+
+impl Refuse<'_> {
+    /// The condition on the head that admits the claim (the refusal's negation), with
+    /// the names and values it uses (DynamoDB rejects unused ones). A missing attribute
+    /// is tested explicitly: DynamoDB and moto compare it differently.
+    fn condition(self) -> Condition {
+        const DELETED: &str = "(attribute_exists(#exists) AND #exists.#v = :no AND #exists.#o > :order)";
+        const LEFT: &str = "(attribute_exists(#left) AND #left > :order)";
+        const ATTRS: &str = "attribute_exists(attrs) AND attrs > :order";
+        let decided = vec![("#exists", "exists"), ("#v", "v"), ("#o", "o"), ("#left", "left")];
+        let no = vec![(":no", AttributeValue::Bool(false))];
+        match self {
+            Self::Replaced => (
+                "(attribute_not_exists(replaced) OR replaced < :order OR pending = :order)".to_owned(),
+                Vec::new(),
+                Vec::new(),
+            ),
+            Self::Onboarding { groups: true } => (format!("NOT ({DELETED} OR ({ATTRS} AND {LEFT}))"), decided, no),
+            Self::Onboarding { groups: false } => (
+                format!(
+                    "NOT ({DELETED} OR ({ATTRS} AND ({LEFT} \
+                     OR (attribute_not_exists(#left) AND attribute_not_exists(#deferrals)))))"
+                ),
+                [decided, vec![("#deferrals", DEFERRALS)]].concat(),
+                no,
+            ),
+            Self::Leave { revoke, sibling } => {
+                let own = "attribute_exists(#left) AND #left IN (:order, :sibling)";
+                let values = [no, vec![(":sibling", s(sibling))]].concat();
+                if revoke {
+                    (
+                        format!(
+                            "NOT ({DELETED} OR {LEFT} OR (attribute_exists(#order) AND #order > :order AND {own}))"
+                        ),
+                        decided,
+                        values,
+                    )
+                } else {
+                    (
+                        format!(
+                            "NOT ({DELETED} OR (attribute_exists(#exists) AND #exists.#v = :yes \
+                             AND #exists.#o > :order AND {own}))"
+                        ),
+                        decided,
+                        [values, vec![(":yes", AttributeValue::Bool(true))]].concat(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A condition expression, with the attribute names and values it uses.
+type Condition = (
+    String,
+    Vec<(&'static str, &'static str)>,
+    Vec<(&'static str, AttributeValue)>,
+);
+
 /// The ledger's table.
 #[derive(Debug, Clone)]
 pub(crate) struct LedgerTable {
@@ -321,18 +397,19 @@ impl LedgerTable {
 
     /// Claims `subject` for the event `order` until `until_ms`, when no other event
     /// holds an unexpired claim (or `order` itself holds it: a retry) and `order` is not
-    /// the newest finished event itself (a redelivery, answered from the head). A
-    /// group's claim also needs the group's newest `replace` to be older than `order`:
-    /// that replace decided every member. Older events are admitted otherwise, for what
-    /// no newer event decided; the finish advances the head's `order`. A refusal returns
-    /// the head as it is (ReturnValuesOnConditionCheckFailure), so it costs no read.
+    /// the newest finished event itself (a redelivery, answered from the head), and
+    /// unless `refuse` says why the head alone turns it away (a newer replace of a group,
+    /// or newer events of a person that leave this one nothing to apply). Older events
+    /// are admitted otherwise, for what no newer event decided; the finish advances the
+    /// head's `order`. A refusal returns the head as it is
+    /// (ReturnValuesOnConditionCheckFailure), so it costs no read.
     pub(crate) async fn claim(
         &self,
         subject: &str,
         order: &str,
         now_ms: i64,
         until_ms: i64,
-        of_group: bool,
+        refuse: Refuse<'_>,
     ) -> Result<Claim, Error> {
         crate::jobs::check_ledger(&["UpdateItem"]);
         let request = self
@@ -349,13 +426,14 @@ impl LedgerTable {
             .expression_attribute_values(":until", n(until_ms));
         let claim = "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
                      AND (attribute_not_exists(#order) OR #order <> :order)";
-        let request = if of_group {
-            request.condition_expression(format!(
-                "{claim} AND (attribute_not_exists(replaced) OR replaced < :order OR pending = :order)"
-            ))
-        } else {
-            request.condition_expression(claim)
-        };
+        let (admitted, names, values) = refuse.condition();
+        let request = names.into_iter().fold(request, |r, (name, attribute)| {
+            r.expression_attribute_names(name, attribute)
+        });
+        let request = values
+            .into_iter()
+            .fold(request, |r, (name, value)| r.expression_attribute_values(name, value))
+            .condition_expression(format!("{claim} AND {admitted}"));
         match request.send().await {
             Ok(out) => Ok(Claim::Claimed(head_of(out.attributes.as_ref()))),
             // The condition can only fail on an item that exists, which comes back.

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::dynamodb::{CONSIDERED, Checked, Claim, Field, Head, HeadChange, LedgerTable, Record};
+use crate::dynamodb::{CONSIDERED, Checked, Claim, Field, Head, HeadChange, LedgerTable, Record, Refuse};
 use crate::{Deadline, Error, EventMeta, Function};
 
 /// How long a claim lasts when the invocation has no deadline (a local tool).
@@ -119,6 +119,40 @@ impl Claimed {
     /// Whether `fact`'s newest decision is newer than this event and says `value`.
     fn decided_later(&self, fact: Option<&(String, bool)>, value: bool) -> bool {
         fact.is_some_and(|(o, v)| *v == value && self.newer(Some(o)))
+    }
+
+    /// Whether the person's head alone leaves this event nothing to apply, by the
+    /// jobs' own first rules (`Onboarding::ordered`, `Offboarding::run`): what the claim
+    /// refuses ([`Refuse`], whose condition says the same to DynamoDB).
+    fn stale_from_head(&self, refuse: Refuse<'_>) -> bool {
+        let own_leave = |sibling: &str| {
+            self.head
+                .left
+                .as_deref()
+                .is_some_and(|left| left == self.order || left == sibling)
+        };
+        self.deleted_later()
+            || match refuse {
+                Refuse::Replaced => false,
+                Refuse::Onboarding { groups } => {
+                    self.attributes_newer()
+                        && (self.left_later() || (!groups && self.head.left.is_none() && self.head.deferrals == 0))
+                }
+                Refuse::Leave { revoke: true, sibling } => {
+                    self.left_later() || (self.overtaken() && own_leave(sibling))
+                }
+                Refuse::Leave { revoke: false, sibling } => self.exists_later() && own_leave(sibling),
+            }
+    }
+
+    /// [`Self::stale_from_head`] of a head that refused `order`'s claim.
+    fn refused_as_stale(order: &str, head: &Head, refuse: Refuse<'_>) -> bool {
+        let claimed = Self {
+            order: order.to_owned(),
+            head: head.clone(),
+            checked: false,
+        };
+        claimed.stale_from_head(refuse)
     }
 
     /// A user's claim: a newer delete decided the person is gone.
@@ -243,6 +277,29 @@ pub(crate) struct Step {
     pub(crate) rank: u8,
     /// onboard-user: the groups it lists, checked at the claim when it can be.
     pub(crate) groups: Vec<Subject>,
+}
+
+/// Why the head alone turned a person's event away.
+const NEWER: &str = "newer events decided everything it would apply";
+
+/// The subject keys of the groups an onboarding lists, each once, in order.
+fn listed(groups: Vec<Subject>) -> Vec<String> {
+    let mut groups: Vec<String> = groups.into_iter().map(|g| g.0).collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+/// What, besides another event's claim, makes a subject's head refuse a step's claim.
+fn refusal<'a>(of_group: bool, step: &str, groups: bool, sibling: &'a str) -> Refuse<'a> {
+    match (of_group, step) {
+        (true, _) => Refuse::Replaced,
+        (false, "revoke" | "delete") => Refuse::Leave {
+            revoke: step == "revoke",
+            sibling,
+        },
+        (false, _) => Refuse::Onboarding { groups },
+    }
 }
 
 /// A transaction holds at most 100 items: the person's head, the record's check and 98
@@ -373,19 +430,29 @@ impl<'a> Ledger<'a> {
         let until = now + deadline.remaining().unwrap_or(UNBOUNDED_CLAIM) + CLAIM_SLACK;
         let of_group = subject.is_group();
         // The head's newest finished event is this very step of this event: a
-        // redelivery, told without reading the audit trail (the finish that advanced
-        // the head wrote the record).
+        // redelivery (the finish that advanced the head wrote the record).
         let finished = |head: &Head| event.event_id.is_some() && head.order.as_deref() == Some(order.as_str());
         let duplicate = || {
             tracing::info!(function = function.name(), step, "event already applied: duplicate");
             Ok(Verdict::Duplicate)
         };
-        // Only an event with an id can be a repeat, and its record can exist only under
-        // that id.
+        // Only an event with an id can be a repeat, recorded under that id.
         let record = event.event_id.is_some().then_some(record_key.as_str());
-        let mut groups: Vec<String> = groups.into_iter().map(|g| g.0).collect();
-        groups.sort();
-        groups.dedup();
+        let groups = listed(groups);
+        // The same leaver event's other step: a leave is ranked 1 (revoke) or 2 (delete).
+        let sibling = format!("{}#{id}#{}", at.sortable(), 3 - rank);
+        let refuse = refusal(of_group, step, !groups.is_empty(), &sibling);
+        // Newer events left it nothing to apply, whatever comes after (a fact only gets
+        // newer deciders): no claim is needed. `duplicate` when its record exists (any
+        // applied delivery finished, since a newer event did after it), else `stale`.
+        let turned_away = async |why: &str| {
+            if record.is_some() && table.recorded(subject.key(), &record_key).await? {
+                return duplicate();
+            }
+            tracing::info!(function = function.name(), step, "{why}: stale");
+            Ok(Verdict::Stale)
+        };
+        let stale_from_head = |head: &Head| Claimed::refused_as_stale(&order, head, refuse);
         let checked = if !of_group && (1..=CHECKED_GROUPS).contains(&groups.len()) {
             let member = map_key_of(&subject);
             table
@@ -406,11 +473,12 @@ impl<'a> Ledger<'a> {
             Checked::Claimed => None,
             Checked::Recorded => return duplicate(),
             // The check's refusal returned the head: a redelivery of the newest event is
-            // answered without claiming.
+            // answered without claiming, and so is an event the head shows stale.
             Checked::Unchecked(Some(head)) if finished(&head) => return duplicate(),
+            Checked::Unchecked(Some(head)) if stale_from_head(&head) => return turned_away(NEWER).await,
             Checked::Unchecked(_) => {
                 match table
-                    .claim(subject.key(), &order, millis(now), millis(until), of_group)
+                    .claim(subject.key(), &order, millis(now), millis(until), refuse)
                     .await?
                 {
                     // A claim admits an event older than the subject's newest one (it
@@ -418,7 +486,7 @@ impl<'a> Ledger<'a> {
                     // a repeat: the audit trail tells, under the claim, and a repeat gives
                     // the claim back in the same call.
                     Claim::Claimed(head)
-                        if record.is_some_and(|_| head.order.as_deref().is_some_and(|o| o >= order.as_str())) =>
+                        if record.is_some() && head.order.as_deref().is_some_and(|o| o >= order.as_str()) =>
                     {
                         if table.release_if_recorded(subject.key(), &order, &record_key).await? {
                             return duplicate();
@@ -427,27 +495,20 @@ impl<'a> Ledger<'a> {
                     }
                     Claim::Claimed(head) => Some(head),
                     Claim::Refused(head) if finished(&head) => return duplicate(),
-                    Claim::Refused(head) => {
-                        // Only a group's newest replace, which decided every member, makes
-                        // an event stale at the claim; otherwise another event holds the
-                        // subject at this moment (it may have let go since): retry.
-                        let replaced = of_group && head.replaced.as_deref().is_some_and(|o| o >= order.as_str());
-                        if !replaced {
-                            return Err(Error::ConcurrentModification {
-                                operation: "ledger",
-                                detail: "another event of the same subject is being applied; retry later".into(),
-                            });
-                        }
-                        // No claim is held here: the record, if any, is final.
-                        if record.is_some() && table.recorded(subject.key(), &record_key).await? {
-                            return duplicate();
-                        }
-                        tracing::info!(
-                            function = function.name(),
-                            step,
-                            "a newer replace decided every member: stale"
-                        );
-                        return Ok(Verdict::Stale);
+                    Claim::Refused(head) if stale_from_head(&head) => return turned_away(NEWER).await,
+                    // A group's newest replace decided every member.
+                    Claim::Refused(head)
+                        if of_group && head.replaced.as_deref().is_some_and(|o| o >= order.as_str()) =>
+                    {
+                        return turned_away("a newer replace decided every member").await;
+                    }
+                    // Another event holds the subject at this moment (it may have let go
+                    // since): retry.
+                    Claim::Refused(_) => {
+                        return Err(Error::ConcurrentModification {
+                            operation: "ledger",
+                            detail: "another event of the same subject is being applied; retry later".into(),
+                        });
                     }
                 }
             }

@@ -109,12 +109,13 @@ impl Function {
         match self {
             // Every function reads other subjects' heads (a roster its members', a person's
             // event their groups') for newer decisions about the same memberships
-            // (docs/contract.md, "Memberships"), and checks a late event's record in the
-            // transaction that gives a repeat's claim back. onboard-user's claim also
-            // checks the listed groups' heads and the record.
-            Self::OnboardUser | Self::OffboardUser => &["BatchGetItem", "ConditionCheckItem", "PutItem", "UpdateItem"],
-            // A roster a newer replace made stale is looked up without a claim.
-            Self::SyncGroup => &["BatchGetItem", "ConditionCheckItem", "GetItem", "PutItem", "UpdateItem"],
+            // (docs/contract.md, "Memberships"), checks a late event's record in the
+            // transaction that gives a repeat's claim back, and reads the record of an
+            // event its head turned away (`stale` or `duplicate`) without a claim.
+            // onboard-user's claim also checks the listed groups' heads and the record.
+            Self::OnboardUser | Self::OffboardUser | Self::SyncGroup => {
+                &["BatchGetItem", "ConditionCheckItem", "GetItem", "PutItem", "UpdateItem"]
+            }
         }
     }
 }
