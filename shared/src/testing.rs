@@ -29,6 +29,13 @@ pub fn client(rules: &[&Rule]) -> Client {
         .retry_config(aws_config::retry::RetryConfig::disabled()))
 }
 
+/// A ledger client answering from `rules`, with the SDK's retries off so that each
+/// rule's answer is the call's (the functions keep DynamoDB's standard retries).
+pub fn ledger_client(rules: &[&Rule]) -> aws_sdk_dynamodb::Client {
+    mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, rules, |c| c
+        .retry_config(aws_config::retry::RetryConfig::disabled()))
+}
+
 /// The real SDK client for a server on 127.0.0.1 (the emulator, moto, a TLS test
 /// server), built as the functions build theirs, with a fixed
 /// region and static test credentials. `http` replaces the SDK's default HTTPS client.
