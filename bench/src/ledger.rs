@@ -32,6 +32,11 @@ fn envelope(detail_type: &str, id: &str, time: &str, detail: Value) -> Value {
     envelope
 }
 
+/// A roster sync request as its event.
+fn roster_event(id: &str, time: &str, request: Value) -> Value {
+    envelope("Roster Changed", id, time, request)
+}
+
 /// Creates the ledger table on moto with DynamoDB's JSON protocol (moto reads the region
 /// from the credential scope and checks no signature).
 async fn create_table(addr: SocketAddr) -> Result<(), String> {
@@ -76,12 +81,14 @@ async fn create_table(addr: SocketAddr) -> Result<(), String> {
 }
 
 /// The runs: a joiner into the existing groups `names`, its redelivery, a newer
-/// unchanged onboarding, and a leaver in `leaver_memberships` groups.
+/// unchanged onboarding, a leaver in `leaver_memberships` groups, and roster syncs
+/// ([`scenarios::ledger_syncs`], time compressed past `max_run_secs`).
 pub async fn lifecycle(
     bench: &mut Bench,
     names: &[String],
     leaver_memberships: usize,
     pace: Pace,
+    max_run_secs: f64,
 ) -> Result<Vec<Run>, String> {
     let moto_server = std::path::Path::new(".venv/bin/moto_server");
     if !moto_server.is_file() {
@@ -176,6 +183,7 @@ pub async fn lifecycle(
         )
         .await?,
     );
+    runs.extend(scenarios::ledger_syncs(bench, max_run_secs, &ledger, roster_event).await?);
     drop(moto);
     Ok(runs)
 }

@@ -309,7 +309,7 @@ async fn scenario_runs(bench: &mut Bench, args: &Args) -> Result<(Vec<Run>, Vec<
         "joiner, re-onboard, leaver at {}",
         Pace::real(args.latency_ms).describe()
     ));
-    let lifecycle = scenarios::lifecycle(bench, args.groups, args.leaver_memberships).await?;
+    let lifecycle = scenarios::lifecycle(bench, args.groups, args.leaver_memberships, args.max_run_secs).await?;
     progress("roster syncs");
     let plan = SyncPlan {
         sizes: args.sizes.clone(),

@@ -357,7 +357,12 @@ fn count(v: &Value, key: &str) -> u64 {
 }
 
 /// Joiner, unchanged re-onboard (Turnstile and boto3), leaver.
-pub async fn lifecycle(bench: &mut Bench, groups: usize, leaver_memberships: usize) -> Result<Vec<Run>, String> {
+pub async fn lifecycle(
+    bench: &mut Bench,
+    groups: usize,
+    leaver_memberships: usize,
+    max_run_secs: f64,
+) -> Result<Vec<Run>, String> {
     let mut runs = Vec::new();
     let pace = Pace::real(bench.latency_ms);
     let names: Vec<String> = (1..=groups).map(|i| format!("team-{i:02}")).collect();
@@ -431,7 +436,7 @@ pub async fn lifecycle(bench: &mut Bench, groups: usize, leaver_memberships: usi
         )
         .await?,
     );
-    runs.extend(crate::ledger::lifecycle(bench, &names, leaver_memberships, pace).await?);
+    runs.extend(crate::ledger::lifecycle(bench, &names, leaver_memberships, pace, max_run_secs).await?);
     Ok(runs)
 }
 
@@ -645,6 +650,14 @@ struct SyncCase<'a> {
     /// Whether the request gives the group's description (sync-group then reads the
     /// group with DescribeGroup to compare it).
     description: bool,
+    /// With the ledger: its environment, and the request wrapped in an event.
+    ledger: Option<Ledgered<'a>>,
+}
+
+/// A roster sync run as an event with the ledger on.
+pub struct Ledgered<'a> {
+    pub env: &'a [(&'a str, String)],
+    pub wrap: &'a dyn Fn(Value) -> Value,
 }
 
 async fn sync_once(bench: &mut Bench, case: SyncCase<'_>, group: &str) -> Run {
@@ -655,7 +668,10 @@ async fn sync_once(bench: &mut Bench, case: SyncCase<'_>, group: &str) -> Run {
         who_label(case.who),
         case.pace.describe()
     ));
-    let env = bench.env(case.pace, &[("EXPECTED_STORE_USERS", u.to_string())]);
+    let mut extra = vec![("EXPECTED_STORE_USERS", u.to_string())];
+    extra.extend(case.ledger.iter().flat_map(|l| l.env.iter().cloned()));
+    let env = bench.env(case.pace, &extra);
+    let request = sync_event(case.members, r, case.description);
     let (mut run, result) = bench
         .invoke(Invocation {
             id: case.id,
@@ -664,7 +680,7 @@ async fn sync_once(bench: &mut Bench, case: SyncCase<'_>, group: &str) -> Run {
             program: case.program,
             pace: case.pace,
             env,
-            event: sync_event(case.members, r, case.description),
+            event: case.ledger.as_ref().map_or(request.clone(), |l| (l.wrap)(request)),
             expected_calls: case.shape.budget(),
             budget: (case.who == Who::Turnstile).then(|| case.shape.budget()),
             expect_no_writes: false,
@@ -717,6 +733,7 @@ fn case<'a>(who: Who, program: &'a Program, pace: Pace, members: &'a [String], s
         members,
         shape,
         description: false,
+        ledger: None,
     }
 }
 
@@ -750,6 +767,103 @@ pub async fn syncs(bench: &mut Bench, plan: &SyncPlan) -> Result<Vec<Run>, Strin
     described.title.push_str(", request with the description");
     described.description = true;
     runs.push(sync_once(bench, described, &store.group).await);
+    Ok(runs)
+}
+
+/// With the ledger on (`ledger`): sync-group replace at N = 1,000 from an empty group,
+/// then with 1% churn, each within its budget (the ledger's calls go to DynamoDB), and
+/// the churn redelivered, which must be `duplicate` with no Identity Store call.
+pub async fn ledger_syncs(
+    bench: &mut Bench,
+    max_run_secs: f64,
+    env: &[(&str, String)],
+    wrap: impl Fn(&str, &str, Value) -> Value,
+) -> Result<Vec<Run>, String> {
+    const N: u64 = 1_000;
+    let n = usize::try_from(N).map_err(|e| e.to_string())?;
+    let sync = bench.programs.native("sync-group");
+    let latency = bench.latency_ms;
+    let store = seed_roster(bench, n, 0).await?;
+    let (empty, churned, churn) = rosters(&store.users, n);
+    let c = churn as u64;
+    let u = N + N / 10;
+    let pace = |real_secs: f64| Pace {
+        speedup: speedup_for(real_secs, max_run_secs, latency),
+        latency_ms: latency,
+    };
+    let filled = |request| wrap("bench-roster-1", "2026-12-04T09:00:00Z", request);
+    let churning = |request| wrap("bench-roster-2", "2026-12-05T09:00:00Z", request);
+    let shapes = [
+        (
+            SyncShape {
+                n: N,
+                m: 0,
+                u,
+                d: N,
+                r: 0,
+            },
+            &empty,
+            &filled as &dyn Fn(Value) -> Value,
+            "empty",
+        ),
+        (
+            SyncShape {
+                n: N,
+                m: N,
+                u,
+                d: 2 * c,
+                r: c,
+            },
+            &churned,
+            &churning as &dyn Fn(Value) -> Value,
+            "churn",
+        ),
+    ];
+    let mut runs = Vec::new();
+    for (shape, members, wrap, kind) in shapes {
+        let mut run = case(
+            Who::Turnstile,
+            &sync,
+            pace(to_f64(shape.budget()) / 20.0),
+            members,
+            shape,
+        );
+        run.id = format!("sync-ledger-{N}-{kind}");
+        run.title.push_str(", ledger on");
+        run.ledger = Some(Ledgered { env, wrap });
+        runs.push(sync_once(bench, run, &store.group).await);
+    }
+    let title = format!(
+        "sync-group replace, N = {}, 1% churn, redelivered (duplicate), ledger on",
+        thousands(N)
+    );
+    progress(&format!("  {title}"));
+    let real = Pace::real(latency);
+    let mut extra = vec![("EXPECTED_STORE_USERS", u.to_string())];
+    extra.extend(env.iter().cloned());
+    let (mut run, result) = bench
+        .invoke(Invocation {
+            id: format!("sync-ledger-{N}-again"),
+            title,
+            who: Who::Turnstile,
+            program: &sync,
+            pace: real,
+            env: bench.env(real, &extra),
+            event: churning(sync_event(&churned, c, false)),
+            expected_calls: 0,
+            budget: Some(0),
+            expect_no_writes: true,
+            shape: None,
+        })
+        .await;
+    if let Some(result) = result {
+        check(
+            &mut run,
+            result.get("status").and_then(Value::as_str) == Some("duplicate"),
+            || format!("expected status duplicate: {result}"),
+        );
+    }
+    runs.push(run);
     Ok(runs)
 }
 
