@@ -816,8 +816,22 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
             }
         }
         Some(state) => {
-            // A leave ends what the newest onboarding saw: the next one reads the head.
-            change.remove.push(CONSIDERED.to_owned());
+            // The next onboarding may skip the head (a checked claim) only when nothing
+            // on it waits for a re-hire: this leave is the newest event, every deferred
+            // decision is one it voids, and no delete left memberships to restore. The
+            // count is the one this claim read, so a decision deferred since breaks the
+            // equality and the next onboarding reads the head for it.
+            let takes = state == "deleted" && !outcome.group_ids.is_empty();
+            let nothing_waits = left_older
+                && older(head.order.as_ref())
+                && head.deferred.iter().all(|d| &d.order <= order)
+                && head.restore.is_empty()
+                && !takes;
+            if nothing_waits {
+                change.set.push((CONSIDERED.to_owned(), Field::Number(head.deferrals)));
+            } else {
+                change.remove.push(CONSIDERED.to_owned());
+            }
             if left_older {
                 change.set.push(("left".to_owned(), Field::Text(order.clone())));
                 let joins = head.joins.iter().filter(|(_, o)| *o > order);
@@ -832,7 +846,7 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
                         .map(|d| d.attribute.clone()),
                 );
             }
-            if state == "deleted" {
+            if takes {
                 change.set.extend(
                     outcome
                         .group_ids

@@ -698,7 +698,8 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
     )
     .await;
     assert_eq!(made, 0, "a duplicate makes no Identity Store call");
-    // After a leave the claim cannot vouch for waiting decisions: the head is read.
+    // The revoke left nothing waiting for a re-hire (no roster decision deferred onto
+    // the head, no membership to restore), so the checked claim vouches for it.
     let rehire = onboard(
         &service,
         envelope("e-3", "2026-11-05T09:00:00Z", hire("Engineer", &["Engineering"])),
@@ -707,7 +708,7 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
     step(
         "a re-hire with a group, after the leave",
         rehire,
-        &["TransactWriteItems", "UpdateItem", "BatchGetItem", "TransactWriteItems"],
+        &["TransactWriteItems", "TransactWriteItems"],
     )
     .await;
     let moved = onboard(
@@ -778,6 +779,28 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
     assert_eq!(delete.as_ref().unwrap()["status"], "stale");
     let made = step("the delete step after a re-hire", delete, &["UpdateItem", "GetItem"]).await;
     assert_eq!(made, 0, "a stale event makes no Identity Store call");
+    // A delete that takes memberships leaves them on the head for a re-hire to restore
+    // where a newer roster decided so: the next onboarding with groups reads the heads.
+    let deleted = offboard(&service, envelope("l-2", "2026-11-08T09:00:00Z", leave("delete"))).await;
+    assert_eq!(deleted.as_ref().unwrap()["status"], "deleted");
+    step(
+        "a delete that takes memberships",
+        deleted,
+        &["UpdateItem", "TransactWriteItems"],
+    )
+    .await;
+    let rehire = onboard(
+        &service,
+        envelope("e-8", "2026-11-09T09:00:00Z", hire("Engineer", &["Engineering"])),
+    )
+    .await;
+    assert_eq!(rehire.as_ref().unwrap()["status"], "created");
+    step(
+        "a re-hire with a group, after that delete",
+        rehire,
+        &["TransactWriteItems", "UpdateItem", "BatchGetItem", "TransactWriteItems"],
+    )
+    .await;
     eprintln!("ledger calls per event: {figures:#?}");
 }
 
@@ -857,6 +880,78 @@ async fn a_stale_hire_of_a_revoked_leaver_never_applies_a_roster_the_fence_kept_
     assert_eq!(
         world.groups_of("dana.diaz").await,
         BTreeSet::from(["turnstile-leavers".to_owned()])
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_rehire_with_groups_restores_a_membership_that_a_newer_roster_gave_before_the_delete_took_it() {
+    let (world, service) = hired_in_engineering().await;
+    // Delivered before the delete it follows: Platform is added to the user the delete
+    // then removes.
+    platform_roster_on_the_20th(&service).await;
+    let deleted = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
+        .await
+        .unwrap();
+    assert_eq!(deleted["status"], "deleted", "{deleted}");
+
+    // In time order the roster came after this re-hire and added Platform: the re-hire
+    // restores it, which it can only learn from the heads the delete left to read.
+    rehire_and_expect_engineering_and_platform(&world, &service).await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_rehire_with_groups_applies_a_newer_roster_kept_on_the_head_before_the_leave_it_follows() {
+    let world = World::start().await;
+    let service = world
+        .bench
+        .service(|config| config.leavers_group = Some("turnstile-leavers".into()))
+        .with_ledger(world.ledger.clone(), TABLE);
+    onboard(
+        &service,
+        envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &[])),
+    )
+    .await
+    .unwrap();
+    offboard(&service, envelope("l-1", "2026-11-05T17:00:00Z", leave("revoke")))
+        .await
+        .unwrap();
+    // Newer than the re-hire below, but delivered while the person is a marked leaver:
+    // the decision waits on the person's head.
+    let kept = platform_roster_on_the_20th(&service).await;
+    assert_eq!(kept["leavers"], json!(["dana.diaz"]), "{kept}");
+    // The delete after the grace period, delivered after the roster: the decision is
+    // newer than it, so it still waits, now for the re-hire.
+    let deleted = offboard(&service, envelope("l-1", "2026-11-05T17:00:00Z", leave("delete")))
+        .await
+        .unwrap();
+    assert_eq!(deleted["status"], "deleted", "{deleted}");
+
+    rehire_and_expect_engineering_and_platform(&world, &service).await;
+}
+
+/// A roster adding dana.diaz to Platform, at 2026-11-20T08:00Z.
+async fn platform_roster_on_the_20th(service: &Service) -> Value {
+    let roster = json!({ "group": { "displayName": "Platform" }, "members": ["dana.diaz"], "mode": "add" });
+    sync(service, envelope("r-1", "2026-11-20T08:00:00Z", roster))
+        .await
+        .unwrap()
+}
+
+/// Re-hires dana.diaz into Engineering on 2026-11-15, older than that roster: as in
+/// time order, the person ends in Engineering and in Platform.
+async fn rehire_and_expect_engineering_and_platform(world: &World, service: &Service) {
+    let rehired = onboard(
+        service,
+        envelope("hire-2", "2026-11-15T09:00:00Z", hire("Engineer", &["Engineering"])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rehired["status"], "created", "{rehired}");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Engineering".to_owned(), "Platform".to_owned()])
     );
 }
 
