@@ -39,6 +39,13 @@ impl World {
         self.bench.service(|_| {}).with_ledger(self.ledger.clone(), TABLE)
     }
 
+    /// The same, with the leavers fence on (`turnstile-leavers`).
+    fn fenced_service(&self) -> Service {
+        self.bench
+            .service(|config| config.leavers_group = Some("turnstile-leavers".into()))
+            .with_ledger(self.ledger.clone(), TABLE)
+    }
+
     /// A service whose ledger client counts its calls.
     fn counted(&self) -> (Service, LedgerCalls) {
         let calls = LedgerCalls::default();
@@ -840,10 +847,7 @@ async fn an_event_of_a_person_another_event_holds_is_concurrent_modification_aft
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_stale_hire_of_a_revoked_leaver_never_applies_a_roster_the_fence_kept_out() {
     let world = World::start().await;
-    let service = world
-        .bench
-        .service(|config| config.leavers_group = Some("turnstile-leavers".into()))
-        .with_ledger(world.ledger.clone(), TABLE);
+    let service = world.fenced_service();
     onboard(
         &service,
         envelope("hire-1", "2026-11-02T09:00:00Z", hire("Engineer", &["Engineering"])),
@@ -904,10 +908,7 @@ async fn a_rehire_with_groups_restores_a_membership_that_a_newer_roster_gave_bef
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_rehire_with_groups_applies_a_newer_roster_kept_on_the_head_before_the_leave_it_follows() {
     let world = World::start().await;
-    let service = world
-        .bench
-        .service(|config| config.leavers_group = Some("turnstile-leavers".into()))
-        .with_ledger(world.ledger.clone(), TABLE);
+    let service = world.fenced_service();
     onboard(
         &service,
         envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &[])),
