@@ -906,6 +906,26 @@ async fn a_rehire_with_groups_restores_a_membership_that_a_newer_roster_gave_bef
 
 #[tokio::test]
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_rehire_still_restores_what_a_delete_took_when_a_second_termination_came_between() {
+    let (world, service) = hired_in_engineering().await;
+    platform_roster_on_the_20th(&service).await;
+    let deleted = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
+        .await
+        .unwrap();
+    assert_eq!(deleted["status"], "deleted", "{deleted}");
+    // The HR system sends the termination again, as a new event: the newest of the
+    // person's, with nothing deferred, but the memberships the delete took still wait
+    // for the re-hire to decide them.
+    let again = offboard(&service, envelope("l-2", "2026-11-12T17:00:00Z", leave("revoke")))
+        .await
+        .unwrap();
+    assert_eq!(again["status"], "notFound", "{again}");
+
+    rehire_and_expect_engineering_and_platform(&world, &service).await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_rehire_with_groups_applies_a_newer_roster_kept_on_the_head_before_the_leave_it_follows() {
     let world = World::start().await;
     let service = world.fenced_service();
