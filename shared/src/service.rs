@@ -207,6 +207,7 @@ impl Service {
                     user_id: r.user_id.clone(),
                     group_ids: r.group_ids.clone(),
                     state: Some(state),
+                    decided_when_stale: r.left_before_rehire,
                     ..Outcome::default()
                 },
             )

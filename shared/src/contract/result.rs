@@ -95,6 +95,11 @@ pub struct OffboardResult {
     pub status: OffboardStatus,
     pub removed_memberships: usize,
     pub group_ids: Vec<String>,
+    /// A `stale` leave older than a re-hire that still decided the leave: the ledger
+    /// records it, so that an older roster or onboarding delivered after it cannot add
+    /// back a membership the leave, in time order, took away.
+    #[serde(skip)]
+    pub(crate) left_before_rehire: bool,
 }
 
 impl OffboardResult {
@@ -106,6 +111,7 @@ impl OffboardResult {
             status,
             removed_memberships: 0,
             group_ids: Vec::new(),
+            left_before_rehire: false,
         }
     }
 }

@@ -355,6 +355,8 @@ pub(crate) struct Outcome {
     pub(crate) deferred: Vec<(String, bool)>,
     /// sync-group: the event was a `replace`, which decided every member.
     pub(crate) replace: bool,
+    /// A `stale` event that still decided a fact, so it is recorded, not released.
+    pub(crate) decided_when_stale: bool,
 }
 
 /// The ledger as the jobs see it.
@@ -606,8 +608,8 @@ impl<'a> Ledger<'a> {
             Ok(done) => {
                 let outcome = outcome(&done);
                 // A job that found nothing left to apply wrote nothing: the claim goes
-                // back, and no record says it was applied.
-                if outcome.status == "stale" {
+                // back, and no record says it was applied (unless it decided a fact).
+                if outcome.status == "stale" && !outcome.decided_when_stale {
                     self.release(&ticket).await;
                 } else {
                     self.finish(&ticket, &outcome).await?;

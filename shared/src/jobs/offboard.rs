@@ -123,6 +123,7 @@ impl Offboarding<'_> {
             status,
             removed_memberships: group_ids.len(),
             group_ids,
+            left_before_rehire: false,
         })
     }
 
@@ -135,8 +136,14 @@ impl Offboarding<'_> {
         user_name: String,
         claimed: &Claimed,
     ) -> Result<OffboardResult, Error> {
+        // Whatever it removes, the leave is recorded (`left`): an older roster or
+        // onboarding delivered after it must not add back what it took in time order.
+        let decided = |user_name| OffboardResult {
+            left_before_rehire: true,
+            ..OffboardResult::nothing(user_name, OffboardStatus::Stale)
+        };
         let Some(user_id) = self.store.user_id(deadline, &user_name).await? else {
-            return Ok(OffboardResult::nothing(user_name, OffboardStatus::Stale));
+            return Ok(decided(user_name));
         };
         let fence = self.fence.group_id(deadline, false).await?;
         let listed: Vec<_> = self
@@ -190,7 +197,7 @@ impl Offboarding<'_> {
             "leave older than a re-hire applied"
         );
         if group_ids.is_empty() {
-            return Ok(OffboardResult::nothing(user_name, OffboardStatus::Stale));
+            return Ok(decided(user_name));
         }
         Ok(OffboardResult {
             user_name,
@@ -198,6 +205,7 @@ impl Offboarding<'_> {
             status: OffboardStatus::Revoked,
             removed_memberships: group_ids.len(),
             group_ids,
+            left_before_rehire: true,
         })
     }
 }

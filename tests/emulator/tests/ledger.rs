@@ -906,6 +906,42 @@ async fn a_rehire_with_groups_restores_a_membership_that_a_newer_roster_gave_bef
 
 #[tokio::test]
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_roster_older_than_a_leave_that_removed_nothing_after_the_rehire_does_not_add_the_person_back() {
+    let (world, service) = hired_in_engineering().await;
+    let rehired = onboard(
+        &service,
+        envelope("hire-2", "2026-11-15T09:00:00Z", hire("Engineer", &["Engineering"])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rehired["status"], "unchanged", "{rehired}");
+    // The delete between the two hires, delivered after the re-hire: the re-hire listed
+    // Engineering again, so nothing is left for it to remove, but it still happened.
+    let deleted = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
+        .await
+        .unwrap();
+    assert_eq!(deleted["status"], "stale", "{deleted}");
+    // A roster from before the delete, redriven last: in time order the delete took
+    // this membership and the re-hire did not list it.
+    let roster = json!({ "group": { "displayName": "Platform" }, "members": ["dana.diaz"], "mode": "add" });
+    let late = sync(&service, envelope("r-0", "2026-11-05T08:00:00Z", roster))
+        .await
+        .unwrap();
+
+    assert_eq!(late["added"], json!([]), "{late}");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Engineering".to_owned()])
+    );
+    // Redelivered, the delete is a duplicate: it was recorded.
+    let again = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
+        .await
+        .unwrap();
+    assert_eq!(again["status"], "duplicate", "{again}");
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_rehire_still_restores_what_a_delete_took_when_a_second_termination_came_between() {
     let (world, service) = hired_in_engineering().await;
     platform_roster_on_the_20th(&service).await;
