@@ -3,10 +3,13 @@
 //! time order.
 //!
 //! From a seed, a history of HR events over 24 people and 6 groups: hires, moves,
-//! leavers in both modes, re-hires (after a revoke and after a delete), roster replaces,
-//! adds and removes, one minute apart, each with its own `occurredAt` and `eventId`
-//! (half in the EventBridge form, carrying them as `time` and `id`). Rosters and
-//! onboarding list only people employed at that moment, as an HR system's would.
+//! leavers in both modes, workflows' delete steps after the grace period (with their
+//! revoke's time and id, so a re-hire in between makes them stale), terminations sent
+//! again, re-hires (after a revoke and after a delete; some soon after the leave and
+//! followed by a team's roster adding the person), roster replaces, adds and removes, one
+//! minute apart, each with its own `occurredAt` and `eventId` (half in the EventBridge
+//! form, carrying them as `time` and `id`). Rosters and onboarding list only people
+//! employed at that moment, as an HR system's would.
 //!
 //! Each history is applied three times, each to a fresh emulator and ledger table (moto's
 //! DynamoDB on 127.0.0.1), with the leavers fence on:
@@ -48,17 +51,47 @@ struct Event {
     function: Function,
     kind: &'static str,
     payload: Value,
+    /// The event whose time and id this one carries: a leaver's delete after the grace
+    /// period is the second step of the leaver event (workflows mode).
+    step_of: Option<usize>,
 }
+
+impl Event {
+    fn new(function: Function, kind: &'static str, payload: Value) -> Self {
+        Self {
+            function,
+            kind,
+            payload,
+            step_of: None,
+        }
+    }
+}
+
+/// How many events back a leave still counts as recent: a re-hire that soon, and the
+/// roster that follows it, are what a delayed leave is most often delivered after.
+const RECENT: usize = 4;
 
 /// The seed's history, in time order.
 fn history(seed: u64) -> Vec<Event> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut staff = [Employment::Never; PEOPLE];
+    // The index of each person's last leave, and revokes whose delete step is to come.
+    let mut left_at = [None::<usize>; PEOPLE];
+    let mut grace: Vec<(usize, usize)> = Vec::new();
     let count = rng.usize(40..=70);
-    let mut events = Vec::with_capacity(count);
+    let mut events = Vec::with_capacity(count + 1);
     while events.len() < count {
+        let now = events.len();
         let active: Vec<usize> = (0..PEOPLE)
             .filter(|&p| matches!(staff[p], Employment::Active(_)))
+            .collect();
+        let leavers: Vec<usize> = (0..PEOPLE)
+            .filter(|&p| matches!(staff[p], Employment::Revoked(_) | Employment::Deleted(_)))
+            .collect();
+        let recent: Vec<usize> = leavers
+            .iter()
+            .copied()
+            .filter(|&p| left_at[p].is_some_and(|at| now - at <= RECENT))
             .collect();
         let team = |rng: &mut fastrand::Rng| GROUPS[rng.usize(..TEAMS)];
         let some_active = |rng: &mut fastrand::Rng, max: usize| -> Vec<String> {
@@ -71,12 +104,18 @@ fn history(seed: u64) -> Vec<Event> {
             names
         };
         let roll = rng.u8(..100);
-        let (function, kind, payload) = match roll {
-            // A hire: someone never employed, or a re-hire of a leaver.
-            0..=29 => {
-                let candidates: Vec<usize> = (0..PEOPLE)
-                    .filter(|&p| !matches!(staff[p], Employment::Active(_)))
-                    .collect();
+        let event = match roll {
+            // A hire: someone never employed, or a re-hire of a leaver; a quarter of the
+            // re-hires are of a recent leaver, whom a team's roster then adds.
+            0..=31 => {
+                let soon = roll >= 24 && !recent.is_empty();
+                let candidates: Vec<usize> = if soon {
+                    recent
+                } else {
+                    (0..PEOPLE)
+                        .filter(|&p| !matches!(staff[p], Employment::Active(_)))
+                        .collect()
+                };
                 if candidates.is_empty() {
                     continue;
                 }
@@ -88,14 +127,30 @@ fn history(seed: u64) -> Vec<Event> {
                     Employment::Active(_) => unreachable!("filtered out"),
                 };
                 staff[index] = Employment::Active(version);
-                let groups: Vec<&str> = (0..rng.usize(0..=2)).map(|_| team(&mut rng)).collect();
+                // A quick re-hire always lists a team: its claim then checks the groups.
+                let least = usize::from(soon);
+                let groups: Vec<&str> = (0..rng.usize(least..=2)).map(|_| team(&mut rng)).collect();
                 let mut groups = groups;
                 groups.dedup();
                 let person = people::person(index, version);
-                (Function::OnboardUser, kind, people::onboard(&person, &groups))
+                events.push(Event::new(
+                    Function::OnboardUser,
+                    kind,
+                    people::onboard(&person, &groups),
+                ));
+                if soon {
+                    let members = [person.user_name.clone()];
+                    Event::new(
+                        Function::SyncGroup,
+                        "roster-add",
+                        people::sync(team(&mut rng), &members, "add"),
+                    )
+                } else {
+                    continue;
+                }
             }
             // A move: new attributes (title, contacts), maybe another team.
-            30..=47 => {
+            32..=46 => {
                 if active.is_empty() {
                     continue;
                 }
@@ -106,9 +161,9 @@ fn history(seed: u64) -> Vec<Event> {
                 staff[index] = Employment::Active(version + 1);
                 let groups: Vec<&str> = (0..rng.usize(0..=1)).map(|_| team(&mut rng)).collect();
                 let person = people::person(index, version + 1);
-                (Function::OnboardUser, "move", people::onboard(&person, &groups))
+                Event::new(Function::OnboardUser, "move", people::onboard(&person, &groups))
             }
-            48..=61 => {
+            47..=58 => {
                 if active.is_empty() {
                     continue;
                 }
@@ -117,40 +172,88 @@ fn history(seed: u64) -> Vec<Event> {
                     unreachable!("active")
                 };
                 let user_name = people::person(index, 0).user_name;
+                left_at[index] = Some(now);
                 if rng.bool() {
                     staff[index] = Employment::Revoked(version);
-                    (
+                    // Half the revokes run in a workflow, whose delete step comes later.
+                    if rng.bool() {
+                        grace.push((index, now));
+                    }
+                    Event::new(
                         Function::OffboardUser,
                         "leaver-revoke",
                         people::offboard(&user_name, Some("revoke")),
                     )
                 } else {
                     staff[index] = Employment::Deleted(version);
-                    (
+                    Event::new(
                         Function::OffboardUser,
                         "leaver-delete",
                         people::offboard(&user_name, None),
                     )
                 }
             }
-            62..=75 => {
+            // The grace period of a workflow's revoke ends: its delete step, with the
+            // revoke's time and id. It deletes the person unless they were re-hired since.
+            59..=63 => {
+                if grace.is_empty() {
+                    continue;
+                }
+                let (index, revoke) = grace.swap_remove(rng.usize(..grace.len()));
+                if let Employment::Revoked(version) = staff[index]
+                    && left_at[index] == Some(revoke)
+                {
+                    staff[index] = Employment::Deleted(version);
+                }
+                let user_name = people::person(index, 0).user_name;
+                Event {
+                    step_of: Some(revoke),
+                    ..Event::new(
+                        Function::OffboardUser,
+                        "leaver-grace-delete",
+                        people::offboard(&user_name, Some("delete")),
+                    )
+                }
+            }
+            // The HR system sends a leaver's termination again, as a new event, most
+            // often soon after the first.
+            64..=66 => {
+                let candidates = if recent.is_empty() || rng.u8(..4) == 0 {
+                    &leavers
+                } else {
+                    &recent
+                };
+                if candidates.is_empty() {
+                    continue;
+                }
+                let index = candidates[rng.usize(..candidates.len())];
+                let user_name = people::person(index, 0).user_name;
+                // The newest leave now: a pending delete step of an older one is stale.
+                left_at[index] = Some(now);
+                Event::new(
+                    Function::OffboardUser,
+                    "leaver-again",
+                    people::offboard(&user_name, Some("revoke")),
+                )
+            }
+            67..=79 => {
                 let members = if active.is_empty() {
                     Vec::new()
                 } else {
                     some_active(&mut rng, 6)
                 };
-                (
+                Event::new(
                     Function::SyncGroup,
                     "roster-replace",
                     people::sync(team(&mut rng), &members, "replace"),
                 )
             }
-            76..=89 => {
+            80..=91 => {
                 if active.is_empty() {
                     continue;
                 }
                 let members = some_active(&mut rng, 3);
-                (
+                Event::new(
                     Function::SyncGroup,
                     "roster-add",
                     people::sync(team(&mut rng), &members, "add"),
@@ -161,24 +264,26 @@ fn history(seed: u64) -> Vec<Event> {
                     continue;
                 }
                 let members = some_active(&mut rng, 2);
-                (
+                Event::new(
                     Function::SyncGroup,
                     "roster-remove",
                     people::sync(team(&mut rng), &members, "remove"),
                 )
             }
         };
-        events.push(Event {
-            function,
-            kind,
-            payload,
-        });
+        events.push(event);
     }
-    // One minute apart, from 2026-03-02T08:00:00Z; half carried in the envelope.
+    // One minute apart, from 2026-03-02T08:00:00Z (a delete step at its revoke's time);
+    // half carried in the envelope.
+    let stamps: Vec<(String, String)> = (0..events.len())
+        .map(|i| {
+            let minutes = 8 * 60 + i;
+            let time = format!("2026-03-02T{:02}:{:02}:00Z", minutes / 60, minutes % 60);
+            (time, format!("chaos-{seed}-{i}"))
+        })
+        .collect();
     for (i, event) in events.iter_mut().enumerate() {
-        let minutes = 8 * 60 + i;
-        let time = format!("2026-03-02T{:02}:{:02}:00Z", minutes / 60, minutes % 60);
-        let id = format!("chaos-{seed}-{i}");
+        let (time, id) = stamps[event.step_of.unwrap_or(i)].clone();
         if rng.bool() {
             let detail_type = match event.function {
                 Function::OnboardUser => "Employee Hired",
@@ -315,9 +420,23 @@ async fn run(
     order: &[usize],
 ) -> (Snapshot, Verdicts, u64) {
     let emu = Emu::start(seed).await;
+    let mut store_id = None;
     let mut service = emu
-        .service_with(|config| config.leavers_group = Some(LEAVERS.into()))
+        .service_with(|c| {
+            c.leavers_group = Some(LEAVERS.into());
+            store_id = Some(c.identity_store_id.clone());
+        })
         .await;
+    // The template creates the leavers group with the stack (LeaversGroup set), so
+    // whether a revoke found a user to mark does not decide whether the group exists.
+    emu.client()
+        .await
+        .create_group()
+        .identity_store_id(store_id.expect("the service was configured"))
+        .display_name(LEAVERS)
+        .send()
+        .await
+        .expect("the leavers group is created");
     let ledger = turnstile::testing::local_ledger_client(&moto.endpoint()).await;
     if let Some(table) = &table {
         turnstile::testing::create_ledger_table(&ledger, table).await;
@@ -356,8 +475,11 @@ fn mismatches(reference: &Snapshot, store: &Snapshot) -> Vec<String> {
     for (group, user) in reference.memberships.difference(&store.memberships) {
         found.push(format!("missing membership {user} in {group}"));
     }
-    if reference.groups.keys().ne(store.groups.keys()) {
-        found.push("other groups".into());
+    for name in store.groups.keys().filter(|n| !reference.groups.contains_key(*n)) {
+        found.push(format!("group {name} exists and should not"));
+    }
+    for name in reference.groups.keys().filter(|n| !store.groups.contains_key(*n)) {
+        found.push(format!("group {name} is missing"));
     }
     for name in &store.duplicate_users {
         found.push(format!("duplicate user {name}"));
