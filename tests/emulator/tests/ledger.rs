@@ -890,14 +890,7 @@ async fn a_stale_hire_of_a_revoked_leaver_never_applies_a_roster_the_fence_kept_
 #[tokio::test]
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_rehire_with_groups_restores_a_membership_that_a_newer_roster_gave_before_the_delete_took_it() {
-    let (world, service) = hired_in_engineering().await;
-    // Delivered before the delete it follows: Platform is added to the user the delete
-    // then removes.
-    platform_roster_on_the_20th(&service).await;
-    let deleted = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
-        .await
-        .unwrap();
-    assert_eq!(deleted["status"], "deleted", "{deleted}");
+    let (world, service) = deleted_after_a_newer_platform_roster().await;
 
     // In time order the roster came after this re-hire and added Platform: the re-hire
     // restores it, which it can only learn from the heads the delete left to read.
@@ -943,12 +936,7 @@ async fn a_roster_older_than_a_leave_that_removed_nothing_after_the_rehire_does_
 #[tokio::test]
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 async fn a_rehire_still_restores_what_a_delete_took_when_a_second_termination_came_between() {
-    let (world, service) = hired_in_engineering().await;
-    platform_roster_on_the_20th(&service).await;
-    let deleted = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
-        .await
-        .unwrap();
-    assert_eq!(deleted["status"], "deleted", "{deleted}");
+    let (world, service) = deleted_after_a_newer_platform_roster().await;
     // The HR system sends the termination again, as a new event: the newest of the
     // person's, with nothing deferred, but the memberships the delete took still wait
     // for the re-hire to decide them.
@@ -986,6 +974,19 @@ async fn a_rehire_with_groups_applies_a_newer_roster_kept_on_the_head_before_the
     assert_eq!(deleted["status"], "deleted", "{deleted}");
 
     rehire_and_expect_engineering_and_platform(&world, &service).await;
+}
+
+/// dana.diaz hired into Engineering, then deleted on 2026-11-10 after a roster of the
+/// 20th was delivered before the delete it follows: Platform is added to the user the
+/// delete then removes.
+async fn deleted_after_a_newer_platform_roster() -> (World, Service) {
+    let (world, service) = hired_in_engineering().await;
+    platform_roster_on_the_20th(&service).await;
+    let deleted = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
+        .await
+        .unwrap();
+    assert_eq!(deleted["status"], "deleted", "{deleted}");
+    (world, service)
 }
 
 /// A roster adding dana.diaz to Platform, at 2026-11-20T08:00Z.

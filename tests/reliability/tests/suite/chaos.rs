@@ -32,7 +32,7 @@ use turnstile::Service;
 use turnstile_emulator::moto::Moto;
 use turnstile_emulator::{FaultConfig, FaultSpec, ThrottleShape};
 use turnstile_reliability::people::{self, GROUPS};
-use turnstile_reliability::{Emu, Function, Snapshot, deliver, sizing};
+use turnstile_reliability::{Emu, Function, Snapshot, deliver, sizing, test_config};
 
 const PEOPLE: usize = 24;
 const TEAMS: usize = 6;
@@ -420,19 +420,15 @@ async fn run(
     order: &[usize],
 ) -> (Snapshot, Verdicts, u64) {
     let emu = Emu::start(seed).await;
-    let mut store_id = None;
     let mut service = emu
-        .service_with(|c| {
-            c.leavers_group = Some(LEAVERS.into());
-            store_id = Some(c.identity_store_id.clone());
-        })
+        .service_with(|config| config.leavers_group = Some(LEAVERS.into()))
         .await;
     // The template creates the leavers group with the stack (LeaversGroup set), so
     // whether a revoke found a user to mark does not decide whether the group exists.
     emu.client()
         .await
         .create_group()
-        .identity_store_id(store_id.expect("the service was configured"))
+        .identity_store_id(test_config().identity_store_id)
         .display_name(LEAVERS)
         .send()
         .await
