@@ -9,7 +9,7 @@ use crate::identitystore::{self, IdentityStore, IdentityStoreClient};
 use crate::jobs::fence::Fence;
 use crate::jobs::ledger::{Ledger, Outcome, Step, Subject};
 use crate::jobs::offboard::Offboarding;
-use crate::jobs::onboard::Onboarding;
+use crate::jobs::onboard::{Joined, Onboarding};
 use crate::jobs::sync::{Roster, StoreSize};
 use crate::{
     Config, Deadline, Error, EventMeta, Function, OffboardMode, OffboardRequest, OffboardResult, OffboardStatus,
@@ -130,27 +130,31 @@ impl Service {
                 event,
                 deadline,
                 |duplicate| {
-                    OnboardResult::skipped(
-                        user_name,
-                        if duplicate {
-                            OnboardStatus::Duplicate
-                        } else {
-                            OnboardStatus::Stale
-                        },
-                    )
+                    let status = if duplicate {
+                        OnboardStatus::Duplicate
+                    } else {
+                        OnboardStatus::Stale
+                    };
+                    (OnboardResult::skipped(user_name, status), Vec::new())
                 },
                 |claimed| job.run(deadline, request, claimed),
-                |r| Outcome {
+                |(r, joined)| Outcome {
                     status: r.status.name(),
                     user_id: r.user_id.clone(),
                     group_ids: r.group_ids.clone(),
                     state: Some("active"),
                     joined: r.group_ids.clone(),
                     attributes: r.applied_attributes,
+                    checks: joined.iter().map(Joined::check).collect(),
                     ..Outcome::default()
+                },
+                |(_, joined), contested| {
+                    let job = &job;
+                    async move { job.take_back(deadline, &joined, &contested).await }
                 },
             )
             .await
+            .map(|(result, _)| result)
     }
 
     /// offboard-user, for a request without time or id (applied unordered).
@@ -210,6 +214,7 @@ impl Service {
                     decided_when_stale: r.left_before_rehire,
                     ..Outcome::default()
                 },
+                nothing_to_undo,
             )
             .await
     }
@@ -279,6 +284,7 @@ impl Service {
                     replace,
                     ..Outcome::default()
                 },
+                nothing_to_undo,
             )
             .await
     }
@@ -318,4 +324,9 @@ async fn sdk_config(ca_bundle: Option<&str>) -> Result<aws_config::SdkConfig, Er
         ));
     }
     Ok(shared)
+}
+
+/// The undo of a job whose outcome has no checks (offboard-user, sync-group).
+fn nothing_to_undo<R>(_: R, _: Vec<usize>) -> std::future::Ready<()> {
+    std::future::ready(())
 }

@@ -1,19 +1,20 @@
 //! The ledger's answers that a local DynamoDB cannot be steered into through the
-//! service: a late event's claim lapsing under its duplicate check, and a person's head
-//! that turns an event away while another event holds it. The real SDK client, with
-//! DynamoDB's answers from aws-smithy-mocks; the Identity Store client has no rule, so
-//! any call to it would fail the request.
+//! service: a late event's claim lapsing under its duplicate check, a person's head
+//! that turns an event away while another event holds it, and a finish that meets
+//! another transaction. The real SDK clients, with the services' answers from
+//! aws-smithy-mocks; a call no rule answers fails the request.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::transact_write_items::{TransactWriteItemsError, TransactWriteItemsOutput};
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::error::{ConditionalCheckFailedException, TransactionCanceledException};
 use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_smithy_mocks::{Rule, mock};
 use serde_json::{Value, json};
+use turnstile::testing::out;
 use turnstile::{Error, Onboard, Service, testing};
 
 /// Newer than any event below.
@@ -149,5 +150,72 @@ async fn a_person_held_by_another_event_with_nothing_newer_decided_is_concurrent
         (claim.num_calls(), record.num_calls()),
         (1, 0),
         "no read: the head says why"
+    );
+}
+
+/// The Identity Store's answers to a joiner listing Platform: created, and added.
+fn hired_into_platform() -> [Rule; 3] {
+    use aws_sdk_identitystore::Client;
+    [
+        mock!(Client::create_user).then_output(|| out::created_user("u-dana")),
+        mock!(Client::get_group_id).then_output(|| out::group_id("g-platform")),
+        mock!(Client::create_group_membership).then_output(|| out::created_membership("m-1")),
+    ]
+}
+
+async fn onboard_into_platform(service: &Service) -> Result<Value, Error> {
+    let mut event = joiner();
+    event["detail"]["groups"] = json!(["Platform"]);
+    turnstile::handle::<Onboard>(service, testing::event(event))
+        .await
+        .map(|r| serde_json::to_value(r).unwrap())
+}
+
+#[tokio::test]
+async fn a_finish_that_meets_another_transaction_on_a_groups_head_is_sent_again() {
+    // The checked claim, then the finish: another onboarding's check of the same group
+    // at that moment cancels it once.
+    let ledger = mock!(Client::transact_write_items)
+        .sequence()
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .error(|| cancelled(&["None", "None", "TransactionConflict"]))
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .build();
+    let store = hired_into_platform();
+    let take_back = mock!(aws_sdk_identitystore::Client::delete_group_membership).then_output(out::deleted_membership);
+    let service = testing::service(&[&store[0], &store[1], &store[2], &take_back])
+        .with_ledger(testing::ledger_client(&[&ledger]), "turnstile-ledger");
+
+    let answer = onboard_into_platform(&service).await.unwrap();
+
+    assert_eq!(answer["groups"]["added"], json!(["Platform"]), "{answer}");
+    assert_eq!((ledger.num_calls(), take_back.num_calls()), (3, 0));
+}
+
+#[tokio::test]
+async fn a_finish_that_finds_a_roster_decided_the_group_meanwhile_takes_the_membership_back_and_is_retried() {
+    let ledger = mock!(Client::transact_write_items)
+        .sequence()
+        .output(|| TransactWriteItemsOutput::builder().build())
+        .error(|| cancelled(&["None", "None", "ConditionalCheckFailed"]))
+        .build();
+    let release = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
+    let store = hired_into_platform();
+    let take_back = mock!(aws_sdk_identitystore::Client::delete_group_membership)
+        .match_requests(|r| r.membership_id() == Some("m-1"))
+        .then_output(out::deleted_membership);
+    let service = testing::service(&[&store[0], &store[1], &store[2], &take_back])
+        .with_ledger(testing::ledger_client(&[&ledger, &release]), "turnstile-ledger");
+
+    let answer = onboard_into_platform(&service).await;
+
+    assert!(
+        matches!(answer, Err(Error::ConcurrentModification { .. })),
+        "{answer:?}"
+    );
+    assert_eq!(
+        (ledger.num_calls(), take_back.num_calls(), release.num_calls()),
+        (2, 1, 1),
+        "the finish is not sent again; the claim goes back"
     );
 }

@@ -122,6 +122,19 @@ pub(crate) enum Claim {
     Refused(Head),
 }
 
+/// How many times a finish is sent again after a transaction conflict.
+const FINISH_CONFLICT_RETRIES: u32 = 3;
+
+/// What a finish did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// The claim ended and the event is recorded.
+    Done,
+    /// Nothing was written: the groups of these checks (indices) got a roster decision
+    /// about the person, or a roster holding them, while the event was applied.
+    Contested(Vec<usize>),
+}
+
 /// The outcome of [`LedgerTable::claim_checked`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Checked {
@@ -508,21 +521,7 @@ impl LedgerTable {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(head).build());
         for group in groups {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(key(group, HEAD)))
-                .condition_expression(
-                    "(attribute_not_exists(replaced) OR replaced < :order) \
-                     AND (attribute_not_exists(#members.#member) OR #members.#member.#o < :order) \
-                     AND (attribute_not_exists(pending) OR attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
-                )
-                .expression_attribute_names("#members", "members")
-                .expression_attribute_names("#member", member)
-                .expression_attribute_names("#o", "o")
-                .expression_attribute_values(":order", s(order))
-                .expression_attribute_values(":now", n(now_ms))
-                .build()
-                .map_err(|_| built())?;
+            let check = self.group_check(group, member, (order, "<"), now_ms)?;
             request = request.transact_items(TransactWriteItem::builder().condition_check(check).build());
         }
         if let Some(record) = record {
@@ -566,6 +565,32 @@ impl LedgerTable {
                 detail: format!("the ledger table refused the claim ({code})"),
             }),
         }
+    }
+
+    /// A condition on a group's head, as a transaction part: no roster decided about
+    /// `member` at or after (`<`), or after (`<=`), `order`, and none holds the group.
+    fn group_check(
+        &self,
+        group: &str,
+        member: &str,
+        (order, older): (&str, &str),
+        now_ms: i64,
+    ) -> Result<ConditionCheck, Error> {
+        ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(group, HEAD)))
+            .condition_expression(format!(
+                "(attribute_not_exists(replaced) OR replaced {older} :order) \
+                 AND (attribute_not_exists(#members.#member) OR #members.#member.#o {older} :order) \
+                 AND (attribute_not_exists(pending) OR attribute_not_exists(leaseUntil) OR leaseUntil < :now)"
+            ))
+            .expression_attribute_names("#members", "members")
+            .expression_attribute_names("#member", member)
+            .expression_attribute_names("#o", "o")
+            .expression_attribute_values(":order", s(order))
+            .expression_attribute_values(":now", n(now_ms))
+            .build()
+            .map_err(|_| unbuilt("TransactWriteItems", "the ledger's check of a group"))
     }
 
     /// A condition on `subject`'s audit-trail item `sort_key`, as a transaction part.
@@ -653,14 +678,101 @@ impl LedgerTable {
     /// event in the audit trail, in one transaction: the claim must still be this
     /// event's. The claim makes this event the head's only writer, so whole maps are
     /// written back.
+    ///
+    /// `checks` are `(group subject, order)` of memberships of `member` the event wrote
+    /// (at `now_ms`, Unix milliseconds, a claim's lease is compared):
+    /// each group's head must show no roster decision about the person newer than
+    /// `order` and no roster holding the group, else the transaction writes nothing and
+    /// the answer names the groups that failed ([`Finish::Contested`]). Another
+    /// transaction on the same items at that moment is waited out a few times.
     pub(crate) async fn finish(
         &self,
         subject: &str,
         order: &str,
         change: &HeadChange,
         record: &Record,
-    ) -> Result<(), Error> {
+        (member, checks, now_ms): (&str, &[(String, String)], i64),
+    ) -> Result<Finish, Error> {
         crate::jobs::check_ledger(&["PutItem", "UpdateItem"]);
+        if !checks.is_empty() {
+            crate::jobs::check_ledger(&["ConditionCheckItem"]);
+        }
+        let head = self.head_update(subject, order, change)?;
+        let mut item = key(subject, &record.sort_key);
+        item.extend(
+            record
+                .fields
+                .iter()
+                .map(|(name, field)| ((*name).to_owned(), value(field))),
+        );
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|_| unbuilt("TransactWriteItems", "the ledger's record"))?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(head).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        for (group, decided) in checks {
+            let check = self.group_check(group, member, (decided, "<="), now_ms)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        let mut attempt = 0_u32;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(err) = sent else { return Ok(Finish::Done) };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+                return Err(fault("TransactWriteItems", &err));
+            };
+            let codes: Vec<Option<&str>> = cancelled
+                .cancellation_reasons()
+                .iter()
+                .map(CancellationReason::code)
+                .collect();
+            let contested: Vec<usize> = codes
+                .iter()
+                .skip(2)
+                .enumerate()
+                .filter(|(_, code)| **code == Some("ConditionalCheckFailed"))
+                .map(|(i, _)| i)
+                .collect();
+            if !contested.is_empty() {
+                return Ok(Finish::Contested(contested));
+            }
+            // Other onboardings of the same groups check their heads at the same
+            // moment: a conflict, not a decision; the transaction is sent again.
+            let conflict = codes.contains(&Some("TransactionConflict"));
+            if conflict && attempt < FINISH_CONFLICT_RETRIES {
+                attempt += 1;
+                let wait = 20 * 2_u64.pow(attempt) + fastrand::u64(0..20);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                continue;
+            }
+            // The claim expired and another event took the subject: this one's writes
+            // may have interleaved with it, and a retry re-decides.
+            return Err(if codes.first().copied().flatten() == Some("ConditionalCheckFailed") {
+                Error::ConcurrentModification {
+                    operation: "TransactWriteItems",
+                    detail: "the event's claim on the ledger subject expired before it finished".into(),
+                }
+            } else {
+                Error::ConcurrentModification {
+                    operation: "TransactWriteItems",
+                    detail: "another transaction on the event's ledger items kept conflicting; retry later".into(),
+                }
+            });
+        }
+    }
+
+    /// The finish's update of the head: the claim ends (it must still be `order`'s) and
+    /// `change` applies.
+    fn head_update(&self, subject: &str, order: &str, change: &HeadChange) -> Result<Update, Error> {
         let mut head = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(subject, HEAD)))
@@ -693,40 +805,9 @@ impl LedgerTable {
                 .expression_attribute_names(format!("#k{i}"), entry)
                 .expression_attribute_values(format!(":k{i}"), value(field));
         }
-        let head = head.update_expression(expression);
-        let mut item = key(subject, &record.sort_key);
-        item.extend(
-            record
-                .fields
-                .iter()
-                .map(|(name, field)| ((*name).to_owned(), value(field))),
-        );
-        let put = Put::builder().table_name(&self.table).set_item(Some(item));
-        let built = |what: &str| unbuilt("TransactWriteItems", &format!("the ledger's {what}"));
-        self.client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .update(head.build().map_err(|_| built("head update"))?)
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(put.build().map_err(|_| built("record"))?)
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|err| match err.as_service_error() {
-                // The claim expired and another event took the subject: this one's writes
-                // may have interleaved with it, and a retry re-decides.
-                Some(e) if e.is_transaction_canceled_exception() => Error::ConcurrentModification {
-                    operation: "TransactWriteItems",
-                    detail: "the event's claim on the ledger subject expired before it finished".into(),
-                },
-                _ => fault("TransactWriteItems", &err),
-            })
-            .map(drop)
+        head.update_expression(expression)
+            .build()
+            .map_err(|_| unbuilt("TransactWriteItems", "the ledger's head update"))
     }
 
     /// Writes roster decisions about people no user had yet onto their heads, up to 100

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::dynamodb::{CONSIDERED, Checked, Claim, Field, Head, HeadChange, LedgerTable, Record, Refuse};
+use crate::dynamodb::{CONSIDERED, Checked, Claim, Field, Finish, Head, HeadChange, LedgerTable, Record, Refuse};
 use crate::{Deadline, Error, EventMeta, Function};
 
 /// How long a claim lasts when the invocation has no deadline (a local tool).
@@ -357,6 +357,12 @@ pub(crate) struct Outcome {
     pub(crate) replace: bool,
     /// A `stale` event that still decided a fact, so it is recorded, not released.
     pub(crate) decided_when_stale: bool,
+    /// onboard-user: `(group subject, order)` of each membership it wrote, with the
+    /// order of the decision it applied: the finish checks that no roster of the group
+    /// decided about the person after that, or holds the group, meanwhile (a `replace`
+    /// that listed the members before the write neither saw it nor read the person's
+    /// head). At most [`CHECKED_GROUPS`].
+    pub(crate) checks: Vec<(String, String)>,
 }
 
 /// The ledger as the jobs see it.
@@ -381,8 +387,11 @@ impl<'a> Ledger<'a> {
 
     /// Runs a job under the ledger: claims the step's subject, then runs `job` (given
     /// the claim's order key, `None` when applied unordered) and finishes the claim with
-    /// its `outcome`; or answers `turned_away(duplicate)` without running it.
-    pub(crate) async fn run<R, Fut>(
+    /// its `outcome`; or answers `turned_away(duplicate)` without running it. When the
+    /// finish finds a group of the outcome's `checks` contested, `undo` takes back the
+    /// writes of those checks (indices) and the request fails, to be retried.
+    #[allow(clippy::too_many_arguments)] // each closure is one stage of the same run
+    pub(crate) async fn run<R, Fut, Undone>(
         &self,
         step: Step,
         event: &EventMeta,
@@ -390,9 +399,11 @@ impl<'a> Ledger<'a> {
         turned_away: impl FnOnce(bool) -> R,
         job: impl FnOnce(Option<Claimed>) -> Fut,
         outcome: impl FnOnce(&R) -> Outcome,
+        undo: impl FnOnce(R, Vec<usize>) -> Undone,
     ) -> Result<R, Error>
     where
         Fut: Future<Output = Result<R, Error>>,
+        Undone: Future<Output = ()>,
     {
         let ticket = match self.begin(step, event, deadline).await? {
             Verdict::Stale => return Ok(turned_away(false)),
@@ -406,7 +417,7 @@ impl<'a> Ledger<'a> {
             checked: t.checked,
         });
         let result = Box::pin(job(claimed)).await;
-        self.settle(ticket, result, outcome).await
+        self.settle(ticket, result, outcome, undo).await
     }
 
     /// Claims the step's subject for the request, or says why not.
@@ -529,8 +540,10 @@ impl<'a> Ledger<'a> {
     }
 
     /// Ends the claim and records what the event did.
-    async fn finish(&self, ticket: &Ticket, outcome: &Outcome) -> Result<(), Error> {
-        let Some(table) = self.table else { return Ok(()) };
+    async fn finish(&self, ticket: &Ticket, outcome: &Outcome) -> Result<Finish, Error> {
+        let Some(table) = self.table else {
+            return Ok(Finish::Done);
+        };
         let expires = now() + Duration::from_secs(u64::from(self.retention_days) * 86_400);
         let mut fields = vec![
             ("at", Field::Text(ticket.at.clone())),
@@ -584,37 +597,64 @@ impl<'a> Ledger<'a> {
                 .collect();
             table.defer(&entries).await?;
         }
+        let checks = &outcome.checks[..outcome.checks.len().min(CHECKED_GROUPS)];
         table
             .finish(
                 ticket.subject.key(),
                 &ticket.order,
                 &head_change(ticket, outcome),
                 &record,
+                (map_key_of(&ticket.subject), checks, millis(now())),
             )
             .await
     }
 
     /// Finishes the claim after the job succeeded, or releases it after it failed.
     /// A ledger that cannot record a finished job fails the request (retryably): the
-    /// retry resumes the claim and re-applies, which the jobs' idempotency makes safe.
-    async fn settle<R>(
+    /// claim goes back, and the retry re-applies, which the jobs' idempotency makes safe.
+    async fn settle<R, Undone>(
         &self,
         ticket: Option<Box<Ticket>>,
         result: Result<R, Error>,
         outcome: impl FnOnce(&R) -> Outcome,
-    ) -> Result<R, Error> {
+        undo: impl FnOnce(R, Vec<usize>) -> Undone,
+    ) -> Result<R, Error>
+    where
+        Undone: Future<Output = ()>,
+    {
         let Some(ticket) = ticket else { return result };
-        match result {
-            Ok(done) => {
-                let outcome = outcome(&done);
-                // A job that found nothing left to apply wrote nothing: the claim goes
-                // back, and no record says it was applied (unless it decided a fact).
-                if outcome.status == "stale" && !outcome.decided_when_stale {
-                    self.release(&ticket).await;
-                } else {
-                    self.finish(&ticket, &outcome).await?;
-                }
-                Ok(done)
+        let done = match result {
+            Ok(done) => done,
+            Err(error) => {
+                self.release(&ticket).await;
+                return Err(error);
+            }
+        };
+        let outcome = outcome(&done);
+        // A job that found nothing left to apply wrote nothing: the claim goes back, and
+        // no record says it was applied (unless it decided a fact).
+        if outcome.status == "stale" && !outcome.decided_when_stale {
+            self.release(&ticket).await;
+            return Ok(done);
+        }
+        let finished = self.finish(&ticket, &outcome).await;
+        match finished {
+            Ok(Finish::Done) => Ok(done),
+            // A roster decided the group while the membership was being written: in time
+            // order the newer decision wins, and this event no longer knows which that
+            // is. Its own write goes (as if it had failed before it), and its retry
+            // decides again from the group's head.
+            Ok(Finish::Contested(checks)) => {
+                tracing::info!(
+                    groups = checks.len(),
+                    "a roster decided a group while this event joined it; its memberships there are taken back"
+                );
+                undo(done, checks).await;
+                self.release(&ticket).await;
+                Err(Error::ConcurrentModification {
+                    operation: "ledger",
+                    detail: "a roster of a group this event joins was applied meanwhile; retry later".into(),
+                })
             }
             Err(error) => {
                 self.release(&ticket).await;

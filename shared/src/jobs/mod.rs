@@ -54,7 +54,8 @@ impl Function {
     pub const fn identity_store_operations(self) -> &'static [&'static str] {
         match self {
             // The user, its groups and memberships; GetGroupMembershipId and
-            // DeleteGroupMembership also take a re-hired leaver's mark away.
+            // DeleteGroupMembership also take a re-hired leaver's mark away, and
+            // DeleteGroupMembership a membership it wrote while a roster decided the group.
             // DescribeGroup names the groups a delete took with the user (ledger).
             Self::OnboardUser => &[
                 "CreateGroup",
@@ -112,7 +113,8 @@ impl Function {
             // (docs/contract.md, "Memberships"), checks a late event's record in the
             // transaction that gives a repeat's claim back, and reads the record of an
             // event its head turned away (`stale` or `duplicate`) without a claim.
-            // onboard-user's claim also checks the listed groups' heads and the record.
+            // onboard-user's claim also checks the listed groups' heads and the record, and
+            // its finish the heads of the groups it joined.
             Self::OnboardUser | Self::OffboardUser | Self::SyncGroup => {
                 &["BatchGetItem", "ConditionCheckItem", "GetItem", "PutItem", "UpdateItem"]
             }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::fence::Fence;
-use super::ledger::{Claimed, Ledger, Subject};
+use super::ledger::{Claimed, Decision, Ledger, Subject};
 use super::unique;
 use crate::contract::user::convergence;
 use crate::identitystore::{Ensured, IdentityStore};
@@ -19,14 +19,41 @@ const DISABLED: &str = "DISABLED";
 struct Ordered {
     /// The requested groups to ensure.
     groups: Vec<String>,
+    /// For each of `groups`, the order key of the decision this event applies: its
+    /// own, or a newer roster's that listed the person.
+    decided: Vec<String>,
     /// Requested groups a newer event decided the person is not in.
     superseded: Vec<String>,
     /// Converge the attributes (no newer onboard-user's were applied).
     attributes: bool,
     /// A newer revoke, applied before the user existed, still has to mark it.
     marked_later: bool,
-    /// Group ids of rosters that listed the person before the user existed.
-    deferred: Vec<String>,
+    /// Rosters that listed the person before the user existed, and groups a delete
+    /// took that a newer roster gave.
+    deferred: Vec<Rejoin>,
+}
+
+/// A membership an onboarding applies for a roster's decision.
+struct Rejoin {
+    group: Subject,
+    group_id: String,
+    /// The roster's order key.
+    decided: String,
+}
+
+/// A membership this attempt created, and the decision it applied (see
+/// `Outcome::checks`): taken back if a roster decided the group meanwhile.
+pub(crate) struct Joined {
+    group: Subject,
+    decided: String,
+    membership_id: String,
+}
+
+impl Joined {
+    /// `(group subject, order)`, as the ledger's finish checks it.
+    pub(crate) fn check(&self) -> (String, String) {
+        (self.group.key().to_owned(), self.decided.clone())
+    }
 }
 
 /// The job, over the service's store and configuration.
@@ -44,13 +71,14 @@ impl Onboarding<'_> {
     /// CreateGroupMembership. An existing user surfaces as a uniqueness conflict and is
     /// converged with at most one UpdateUser.
     ///
-    /// With the ledger, it applies only what no newer event decided (see [`Ordered`]).
+    /// With the ledger, it applies only what no newer event decided (see [`Ordered`]),
+    /// and returns the memberships it created for the finish to check.
     pub(crate) async fn run(
         &self,
         deadline: Deadline,
         request: OnboardRequest,
         claimed: Option<Claimed>,
-    ) -> Result<OnboardResult, Error> {
+    ) -> Result<(OnboardResult, Vec<Joined>), Error> {
         let OnboardRequest { user, groups } = request;
         let groups = unique(groups.unwrap_or_default());
         self.fence.refuse("groups", &groups)?;
@@ -58,10 +86,11 @@ impl Onboarding<'_> {
             .ordered(deadline, claimed.as_ref(), &user.user_name, groups)
             .await?
         else {
-            return Ok(OnboardResult::skipped(user.user_name, OnboardStatus::Stale));
+            return Ok((OnboardResult::skipped(user.user_name, OnboardStatus::Stale), Vec::new()));
         };
         let Ordered {
             groups,
+            decided,
             superseded,
             attributes,
             marked_later,
@@ -138,20 +167,17 @@ impl Onboarding<'_> {
                 Ensured::Created(_) => Ok(false),
             }
         };
-        let ((mut groups, group_ids), unmarked) = futures_util::try_join!(
-            self.ensure_memberships(deadline, &user_id, &ensured, groups, known_groups),
+        let ((mut groups, group_ids, mut joined), unmarked) = futures_util::try_join!(
+            self.ensure_memberships(deadline, &user_id, &ensured, (groups, &decided), known_groups),
             unmark,
         )?;
         groups.superseded = superseded;
-        // Rosters that listed the person before the user existed.
-        for group_id in &deferred {
-            self.store.create_membership(deadline, group_id, &user_id).await?;
-        }
+        joined.extend(self.rejoin(deadline, &user_id, deferred).await?);
         // `status` is about the user's attributes; the mark is a membership.
         if unmarked {
             tracing::info!(user_id, "leaver mark removed");
         }
-        Ok(OnboardResult {
+        let result = OnboardResult {
             user_id: Some(user_id),
             user_name: user.user_name,
             status,
@@ -161,7 +187,38 @@ impl Onboarding<'_> {
             groups,
             group_ids,
             applied_attributes: attributes,
-        })
+        };
+        Ok((result, joined))
+    }
+
+    /// Memberships for rosters' decisions: rosters that listed the person before the
+    /// user existed, and groups a delete took that a newer roster gave.
+    async fn rejoin(&self, deadline: Deadline, user_id: &str, deferred: Vec<Rejoin>) -> Result<Vec<Joined>, Error> {
+        let mut joined = Vec::new();
+        for rejoin in deferred {
+            if let Ensured::Created(membership_id) = self
+                .store
+                .create_membership(deadline, &rejoin.group_id, user_id)
+                .await?
+            {
+                joined.push(Joined {
+                    group: rejoin.group,
+                    decided: rejoin.decided,
+                    membership_id,
+                });
+            }
+        }
+        Ok(joined)
+    }
+
+    /// Deletes the memberships of `joined` at `contested` (best effort: one that stays
+    /// is logged; the event's retry then finds it and decides with the roster).
+    pub(crate) async fn take_back(&self, deadline: Deadline, joined: &[Joined], contested: &[usize]) {
+        for joined in contested.iter().filter_map(|i| joined.get(*i)) {
+            if let Err(error) = self.store.delete_membership(deadline, &joined.membership_id).await {
+                tracing::warn!(%error, "a membership a roster decided meanwhile could not be taken back");
+            }
+        }
     }
 
     /// The request's user with `enterprise.manager` as the manager's user id (one
@@ -223,6 +280,7 @@ impl Onboarding<'_> {
     ) -> Result<Option<Ordered>, Error> {
         let Some(claimed) = claimed else {
             return Ok(Some(Ordered {
+                decided: Vec::new(),
                 groups,
                 superseded: Vec::new(),
                 attributes: true,
@@ -266,17 +324,24 @@ impl Onboarding<'_> {
         let (later, taken_decisions) = later.split_at(deferred.len().min(later.len()));
         // A newer leave took every group away; a newer roster event took this one.
         let mut kept = Vec::new();
+        let mut decided = Vec::new();
         let mut superseded = Vec::new();
         for (group, decision) in groups.into_iter().zip(requested.iter().chain(std::iter::repeat(&None))) {
             if left_later || decision.as_ref().is_some_and(|d| !d.member) {
                 superseded.push(group);
             } else {
+                decided.push(
+                    decision
+                        .as_ref()
+                        .map_or(claimed.order.as_str(), Decision::order)
+                        .to_owned(),
+                );
                 kept.push(group);
             }
         }
         // A roster's decision taken before the user existed holds unless a newer one of
         // the group, or a newer leave, overrode it.
-        let mut deferred: Vec<String> = deferred
+        let mut deferred: Vec<Rejoin> = deferred
             .into_iter()
             .zip(later)
             // Only a decision taken after this event: an older roster saw the person as
@@ -284,18 +349,24 @@ impl Onboarding<'_> {
             .filter(|((_, _, order), decision)| {
                 decision.is_none() && *order > claimed.order && !claimed.left_after(order)
             })
-            .map(|((_, group_id, _), _)| group_id)
+            .map(|((group, group_id, decided), _)| Rejoin {
+                group,
+                group_id,
+                decided,
+            })
             .collect();
         deferred.extend(
             taken
                 .into_iter()
                 .zip(taken_decisions)
-                .filter(|(_, decision)| {
-                    decision.as_ref().is_some_and(|d| {
-                        d.member && d.order() > claimed.order.as_str() && !claimed.left_after(d.order())
+                .filter_map(|((group_id, name, _), decision)| {
+                    let d = decision.as_ref()?;
+                    (d.member && d.order() > claimed.order.as_str() && !claimed.left_after(d.order())).then(|| Rejoin {
+                        group: Subject::group(&name),
+                        group_id,
+                        decided: d.order().to_owned(),
                     })
-                })
-                .map(|((group_id, _, _), _)| group_id),
+                }),
         );
         // A person a newer revoke marked stays out of every group: waiting decisions are
         // for the re-hire that takes the mark off, never for an older event.
@@ -309,6 +380,7 @@ impl Onboarding<'_> {
         }
         Ok(Some(Ordered {
             groups: kept,
+            decided,
             superseded,
             attributes,
             marked_later,
@@ -329,12 +401,12 @@ impl Onboarding<'_> {
         deadline: Deadline,
         user_id: &str,
         user: &Ensured,
-        names: Vec<String>,
+        (names, decided): (Vec<String>, &[String]),
         known_groups: Option<Vec<String>>,
-    ) -> Result<(GroupOutcome, Vec<String>), Error> {
+    ) -> Result<(GroupOutcome, Vec<String>, Vec<Joined>), Error> {
         let mut outcome = GroupOutcome::default();
         if names.is_empty() {
-            return Ok((outcome, Vec::new()));
+            return Ok((outcome, Vec::new(), Vec::new()));
         }
         let groups: Vec<Ensured> = match known_groups {
             Some(ids) => ids.into_iter().map(Ensured::Existing).collect(),
@@ -372,9 +444,9 @@ impl Onboarding<'_> {
                 .into_iter()
                 .collect()
         };
-        let to_add: Vec<(&String, &Ensured)> = names
+        let to_add: Vec<(usize, &Ensured)> = groups
             .iter()
-            .zip(&groups)
+            .enumerate()
             .filter(|(_, g)| !already.contains(g.id()))
             .collect();
         let added: Vec<Ensured> = stream::iter(&to_add)
@@ -382,12 +454,19 @@ impl Onboarding<'_> {
             .buffered(self.config.write_concurrency)
             .try_collect()
             .await?;
-        let added_by_us: HashSet<&str> = to_add
-            .iter()
-            .zip(&added)
-            .filter(|(_, m)| matches!(m, Ensured::Created(_)))
-            .map(|((_, g), _)| g.id())
-            .collect();
+        // Each membership this call created, with the decision it applied.
+        let mut added_by_us = HashSet::new();
+        let mut joined = Vec::new();
+        for ((i, group), membership) in to_add.iter().zip(added) {
+            if let Ensured::Created(membership_id) = membership {
+                added_by_us.insert(group.id());
+                joined.push(Joined {
+                    group: Subject::group(&names[*i]),
+                    decided: decided.get(*i).cloned().unwrap_or_default(),
+                    membership_id,
+                });
+            }
+        }
         for (name, group) in names.iter().zip(&groups) {
             if matches!(group, Ensured::Created(_)) {
                 outcome.created.push(name.clone());
@@ -405,6 +484,6 @@ impl Onboarding<'_> {
             created_groups = outcome.created.len(),
             "memberships ensured"
         );
-        Ok((outcome, groups.iter().map(|g| g.id().to_owned()).collect()))
+        Ok((outcome, groups.iter().map(|g| g.id().to_owned()).collect(), joined))
     }
 }

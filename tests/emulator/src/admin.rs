@@ -164,6 +164,42 @@ impl Admin {
         )
         .await
     }
+    /// Arms a hold: the next request to `operation` waits, before it is applied, until
+    /// [`Self::release`]. One hold at a time.
+    pub async fn hold(&self, operation: &str) -> std::io::Result<()> {
+        let body = serde_json::json!({ "operation": operation });
+        let reply = self
+            .request(
+                "PUT",
+                "/_admin/hold",
+                &[("Content-Type", "application/json")],
+                body.to_string().as_bytes(),
+            )
+            .await?;
+        if reply.status == 204 {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(reply.body))
+        }
+    }
+
+    /// Waits until the held request has arrived (polling the admin API: a condition,
+    /// not a duration, so it holds on a machine of any speed).
+    pub async fn until_held(&self) -> std::io::Result<()> {
+        loop {
+            let reply = self.request("GET", "/_admin/hold", &[], b"").await?;
+            match reply.json().get("waiting") {
+                Some(Value::Bool(true)) => return Ok(()),
+                Some(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                None => return Err(std::io::Error::other("no hold is armed")),
+            }
+        }
+    }
+
+    /// Lets the held request (and any later one) through and disarms the hold.
+    pub async fn release(&self) -> std::io::Result<()> {
+        self.request("DELETE", "/_admin/hold", &[], b"").await.map(drop)
+    }
 }
 
 fn parse(raw: &[u8]) -> Option<Reply> {

@@ -73,6 +73,19 @@ pub(crate) struct Shared {
     pub state_file: Option<PathBuf>,
     pub seed: u64,
     requests: AtomicU64,
+    /// A gate armed by `PUT /_admin/hold`: the next request to its operation waits,
+    /// before it is applied, until `DELETE /_admin/hold`.
+    hold: Mutex<Option<Arc<Hold>>>,
+}
+
+/// Lets a test put one request between two steps of another, whatever the timing: the
+/// held request has been received (the test polls for that) and is applied only after
+/// the release.
+#[derive(Debug)]
+struct Hold {
+    operation: String,
+    taken: std::sync::atomic::AtomicBool,
+    released: tokio::sync::watch::Sender<bool>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -94,6 +107,7 @@ impl Shared {
             state_file,
             seed,
             requests: AtomicU64::new(0),
+            hold: Mutex::new(None),
         }
     }
 
@@ -144,6 +158,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/_admin/external-ids", post(external_ids))
         .route("/_admin/rules", get(get_rules).put(put_rules))
         .route("/_admin/users/{user_id}/status", put(user_status))
+        .route("/_admin/hold", get(get_hold).put(put_hold).delete(release_hold))
         .fallback(|| async { error_response(&ApiError::unknown_operation("(none)"), "-") })
         .with_state(shared)
 }
@@ -216,6 +231,15 @@ async fn api(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
         shared.count(operation, &outcome(&error), true);
         return error_response(&error, &request_id);
     }
+    let gate = lock(&shared.hold)
+        .as_ref()
+        .filter(|hold| hold.operation == operation && !hold.taken.swap(true, Ordering::SeqCst))
+        .cloned();
+    if let Some(hold) = gate {
+        // A receiver subscribed before the wait sees a release sent at any time.
+        let mut released = hold.released.subscribe();
+        drop(released.wait_for(|released| *released).await);
+    }
 
     let lag = if LAGGED.contains(&operation) {
         lock(&shared.faults).lag()
@@ -252,6 +276,49 @@ async fn api(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
             error_response(&error, &request_id)
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldRequest {
+    operation: String,
+}
+
+async fn put_hold(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let request: HoldRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return admin_error(StatusCode::BAD_REQUEST, format!("invalid hold: {error}")),
+    };
+    if !OPERATIONS.contains(&request.operation.as_str()) {
+        return admin_error(StatusCode::BAD_REQUEST, format!("no operation {}", request.operation));
+    }
+    let mut hold = lock(&shared.hold);
+    if hold.is_some() {
+        return admin_error(StatusCode::CONFLICT, "a hold is armed already; release it first");
+    }
+    *hold = Some(Arc::new(Hold {
+        operation: request.operation,
+        taken: std::sync::atomic::AtomicBool::new(false),
+        released: tokio::sync::watch::channel(false).0,
+    }));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `{"operation": ..., "waiting": true}` once the held request arrived; `{}` unarmed.
+async fn get_hold(State(shared): State<Arc<Shared>>) -> Response {
+    let hold = lock(&shared.hold);
+    axum::Json(hold.as_ref().map_or_else(
+        || json!({}),
+        |h| json!({ "operation": h.operation, "waiting": h.taken.load(Ordering::SeqCst) }),
+    ))
+    .into_response()
+}
+
+async fn release_hold(State(shared): State<Arc<Shared>>) -> Response {
+    if let Some(hold) = lock(&shared.hold).take() {
+        hold.released.send_replace(true);
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 fn admin_error(status: StatusCode, message: impl Into<String>) -> Response {

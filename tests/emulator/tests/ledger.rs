@@ -1045,3 +1045,68 @@ async fn one_batch_with_a_persons_events_in_any_order_and_twice_ends_as_the_newe
     assert_eq!(answer, json!({ "batchItemFailures": [] }));
     assert_eq!(world.bench.counters().await.writes(), 0);
 }
+
+/// dana.diaz's hire on the 5th listing Platform is held by the emulator just before its
+/// CreateGroupMembership is applied, while a `replace` of Platform that lists only
+/// erin.ellis runs to the end; then the hire goes on. The hold makes the interleaving the
+/// same on any machine: the replace lists the group's members before the hire's
+/// membership exists, so it neither removes dana nor reads her head.
+async fn hire_held_at_its_membership_while_a_replace_of_platform_runs(
+    replace_at: &str,
+) -> (World, Result<Value, Error>) {
+    let world = World::start().await;
+    let service = world.service();
+    let erin = world.bench.user("erin.ellis").await;
+    let platform = world.bench.group("Platform").await;
+    world.bench.member(&platform, &erin).await;
+    world.bench.admin.hold("CreateGroupMembership").await.unwrap();
+    let hiring = onboard(
+        &service,
+        envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &["Platform"])),
+    );
+    let replacing = async {
+        world.bench.admin.until_held().await.unwrap();
+        let roster = json!({ "group": { "displayName": "Platform" }, "members": ["erin.ellis"] });
+        let synced = sync(&service, envelope("roster-1", replace_at, roster)).await.unwrap();
+        assert_eq!(synced["status"], "unchanged", "{synced}");
+        world.bench.admin.release().await.unwrap();
+    };
+    let (hired, ()) = tokio::join!(hiring, replacing);
+    (world, hired)
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_hire_whose_membership_lands_after_a_newer_replace_decided_the_group_takes_it_back_and_retries() {
+    let (world, hired) = hire_held_at_its_membership_while_a_replace_of_platform_runs("2026-11-10T08:00:00Z").await;
+
+    // In time order the replace of the 10th removes what the hire of the 5th added.
+    assert!(
+        matches!(hired, Err(Error::ConcurrentModification { .. })),
+        "the hire must retry: {hired:?}"
+    );
+    assert!(world.groups_of("dana.diaz").await.is_empty());
+    let service = world.service();
+    let retried = onboard(
+        &service,
+        envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &["Platform"])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(retried["groups"]["superseded"], json!(["Platform"]), "{retried}");
+    assert!(world.groups_of("dana.diaz").await.is_empty());
+    assert_eq!(world.title("dana.diaz").await.as_deref(), Some("Engineer"));
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_hire_whose_membership_lands_after_an_older_replace_decided_the_group_keeps_it() {
+    let (world, hired) = hire_held_at_its_membership_while_a_replace_of_platform_runs("2026-11-01T08:00:00Z").await;
+
+    let hired = hired.unwrap();
+    assert_eq!(hired["groups"]["added"], json!(["Platform"]), "{hired}");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+}
