@@ -153,14 +153,16 @@ async fn a_person_held_by_another_event_with_nothing_newer_decided_is_concurrent
     );
 }
 
-/// The Identity Store's answers to a joiner listing Platform: created, and added.
-fn hired_into_platform() -> [Rule; 3] {
+/// A service whose Identity Store creates a joiner listing Platform and adds it
+/// (membership `m-1`), answers `take_back` to a DeleteGroupMembership, and whose ledger
+/// answers with `ledger`.
+fn hiring_into_platform(take_back: &Rule, ledger: &[&Rule]) -> Service {
     use aws_sdk_identitystore::Client;
-    [
-        mock!(Client::create_user).then_output(|| out::created_user("u-dana")),
-        mock!(Client::get_group_id).then_output(|| out::group_id("g-platform")),
-        mock!(Client::create_group_membership).then_output(|| out::created_membership("m-1")),
-    ]
+    let create = mock!(Client::create_user).then_output(|| out::created_user("u-dana"));
+    let group = mock!(Client::get_group_id).then_output(|| out::group_id("g-platform"));
+    let add = mock!(Client::create_group_membership).then_output(|| out::created_membership("m-1"));
+    testing::service(&[&create, &group, &add, take_back])
+        .with_ledger(testing::ledger_client(ledger), "turnstile-ledger")
 }
 
 async fn onboard_into_platform(service: &Service) -> Result<Value, Error> {
@@ -181,10 +183,8 @@ async fn a_finish_that_meets_another_transaction_on_a_groups_head_is_sent_again(
         .error(|| cancelled(&["None", "None", "TransactionConflict"]))
         .output(|| TransactWriteItemsOutput::builder().build())
         .build();
-    let store = hired_into_platform();
     let take_back = mock!(aws_sdk_identitystore::Client::delete_group_membership).then_output(out::deleted_membership);
-    let service = testing::service(&[&store[0], &store[1], &store[2], &take_back])
-        .with_ledger(testing::ledger_client(&[&ledger]), "turnstile-ledger");
+    let service = hiring_into_platform(&take_back, &[&ledger]);
 
     let answer = onboard_into_platform(&service).await.unwrap();
 
@@ -200,12 +200,10 @@ async fn a_finish_that_finds_a_roster_decided_the_group_meanwhile_takes_the_memb
         .error(|| cancelled(&["None", "None", "ConditionalCheckFailed"]))
         .build();
     let release = mock!(Client::update_item).then_output(|| UpdateItemOutput::builder().build());
-    let store = hired_into_platform();
     let take_back = mock!(aws_sdk_identitystore::Client::delete_group_membership)
         .match_requests(|r| r.membership_id() == Some("m-1"))
         .then_output(out::deleted_membership);
-    let service = testing::service(&[&store[0], &store[1], &store[2], &take_back])
-        .with_ledger(testing::ledger_client(&[&ledger, &release]), "turnstile-ledger");
+    let service = hiring_into_platform(&take_back, &[&ledger, &release]);
 
     let answer = onboard_into_platform(&service).await;
 
