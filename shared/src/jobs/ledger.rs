@@ -282,6 +282,14 @@ pub(crate) struct Step {
 /// Why the head alone turned a person's event away.
 const NEWER: &str = "newer events decided everything it would apply";
 
+/// Another event holds the subject at this moment (it may have let go since): retry.
+fn held_by_another() -> Error {
+    Error::ConcurrentModification {
+        operation: "ledger",
+        detail: "another event of the same subject is being applied; retry later".into(),
+    }
+}
+
 /// The subject keys of the groups an onboarding lists, each once, in order.
 fn listed(groups: Vec<Subject>) -> Vec<String> {
     let mut groups: Vec<String> = groups.into_iter().map(|g| g.0).collect();
@@ -449,8 +457,9 @@ impl<'a> Ledger<'a> {
             tracing::info!(function = function.name(), step, "event already applied: duplicate");
             Ok(Verdict::Duplicate)
         };
-        // Only an event with an id can be a repeat, recorded under that id.
+        // Only an event with an id can be a repeat; the head's record filter rules most out.
         let record = event.event_id.is_some().then_some(record_key.as_str());
+        let maybe_recorded = |head: &Head| record.is_some() && head.may_have_recorded(&record_key, &order);
         let groups = listed(groups);
         // The same leaver event's other step: a leave is ranked 1 (revoke) or 2 (delete).
         let sibling = format!("{}#{id}#{}", at.sortable(), 3 - rank);
@@ -458,8 +467,8 @@ impl<'a> Ledger<'a> {
         // Newer events left it nothing to apply, whatever comes after (a fact only gets
         // newer deciders): no claim is needed. `duplicate` when its record exists (any
         // applied delivery finished, since a newer event did after it), else `stale`.
-        let turned_away = async |why: &str| {
-            if record.is_some() && table.recorded(subject.key(), &record_key).await? {
+        let turned_away = async |why: &str, head: &Head| {
+            if maybe_recorded(head) && table.recorded(subject.key(), &record_key).await? {
                 return duplicate();
             }
             tracing::info!(function = function.name(), step, "{why}: stale");
@@ -488,7 +497,7 @@ impl<'a> Ledger<'a> {
             // The check's refusal returned the head: a redelivery of the newest event is
             // answered without claiming, and so is an event the head shows stale.
             Checked::Unchecked(Some(head)) if finished(&head) => return duplicate(),
-            Checked::Unchecked(Some(head)) if stale_from_head(&head) => return turned_away(NEWER).await,
+            Checked::Unchecked(Some(head)) if stale_from_head(&head) => return turned_away(NEWER, &head).await,
             Checked::Unchecked(_) => {
                 match table
                     .claim(subject.key(), &order, millis(now), millis(until), refuse)
@@ -499,7 +508,7 @@ impl<'a> Ledger<'a> {
                     // a repeat: the audit trail tells, under the claim, and a repeat gives
                     // the claim back in the same call.
                     Claim::Claimed(head)
-                        if record.is_some() && head.order.as_deref().is_some_and(|o| o >= order.as_str()) =>
+                        if head.order.as_deref().is_some_and(|o| o >= order.as_str()) && maybe_recorded(&head) =>
                     {
                         if table.release_if_recorded(subject.key(), &order, &record_key).await? {
                             return duplicate();
@@ -508,21 +517,14 @@ impl<'a> Ledger<'a> {
                     }
                     Claim::Claimed(head) => Some(head),
                     Claim::Refused(head) if finished(&head) => return duplicate(),
-                    Claim::Refused(head) if stale_from_head(&head) => return turned_away(NEWER).await,
+                    Claim::Refused(head) if stale_from_head(&head) => return turned_away(NEWER, &head).await,
                     // A group's newest replace decided every member.
                     Claim::Refused(head)
                         if of_group && head.replaced.as_deref().is_some_and(|o| o >= order.as_str()) =>
                     {
-                        return turned_away("a newer replace decided every member").await;
+                        return turned_away("a newer replace decided every member", &head).await;
                     }
-                    // Another event holds the subject at this moment (it may have let go
-                    // since): retry.
-                    Claim::Refused(_) => {
-                        return Err(Error::ConcurrentModification {
-                            operation: "ledger",
-                            detail: "another event of the same subject is being applied; retry later".into(),
-                        });
-                    }
+                    Claim::Refused(_) => return Err(held_by_another()),
                 }
             }
         };
@@ -741,7 +743,12 @@ impl<'a> Ledger<'a> {
 fn head_change(ticket: &Ticket, outcome: &Outcome) -> HeadChange {
     let order = &ticket.order;
     let head = &ticket.head;
-    let mut change = HeadChange::default();
+    // Every event that finished before this claim is not newer than the claimed head's
+    // `order`. (A checked claim read no head; it began the filter itself.)
+    let mut change = HeadChange {
+        seen_after: head.order.clone().unwrap_or_default(),
+        ..HeadChange::default()
+    };
     if ticket.subject.is_group() {
         let newest = head.order.iter().chain([order]).max().cloned().unwrap_or_default();
         change.set.push(("order".to_owned(), Field::Text(newest)));
