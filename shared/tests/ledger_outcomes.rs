@@ -115,6 +115,24 @@ async fn a_late_event_whose_claim_lapsed_before_its_duplicate_check_is_retried()
 }
 
 #[tokio::test]
+async fn a_late_event_whose_duplicate_check_meets_another_transaction_gives_its_claim_back() {
+    let claim = claimed_late();
+    // Another transaction touched the head: the claim is still this event's, and the
+    // person's other events must not wait for it to expire.
+    let check = mock!(Client::transact_write_items).then_error(|| cancelled(&["None", "TransactionConflict"]));
+    let answer = onboard(&service(&[&claim, &check])).await;
+    assert!(
+        matches!(answer, Err(Error::ConcurrentModification { .. })),
+        "{answer:?}"
+    );
+    assert_eq!(
+        (claim.num_calls(), check.num_calls()),
+        (2, 1),
+        "the claim, then its release (an UpdateItem)"
+    );
+}
+
+#[tokio::test]
 async fn an_event_after_a_newer_delete_is_stale_even_while_another_event_holds_the_person() {
     let deleted = AttributeValue::M(HashMap::from([
         ("o".to_owned(), text(NEWER)),

@@ -287,6 +287,10 @@ const DEFERRALS: &str = "deferrals";
 /// every waiting decision newer than it is applied), until a leave finishes. Equal to
 /// `deferrals`, it lets a newer onboarding claim without reading the head.
 pub(crate) const CONSIDERED: &str = "considered";
+/// When an event last claimed or finished on a head (Unix milliseconds): a roster
+/// defers a decision onto a person's head only if no event of theirs began or ended
+/// after the roster looked for the person (see [`LedgerTable::defer`]).
+const TOUCHED: &str = "touched";
 /// A head's record filter and the order key it began after ([`Seen`]).
 const SEEN: &str = "seen";
 const SEEN_AFTER: &str = "seenAfter";
@@ -496,7 +500,8 @@ impl LedgerTable {
             .set_key(Some(key(subject, HEAD)))
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .update_expression("SET pending = :order, leaseUntil = :until")
+            .update_expression("SET pending = :order, leaseUntil = :until, #touched = :now")
+            .expression_attribute_names("#touched", TOUCHED)
             .expression_attribute_names("#order", "order")
             .expression_attribute_values(":order", s(order))
             .expression_attribute_values(":now", n(now_ms))
@@ -562,7 +567,8 @@ impl LedgerTable {
             // the ordinary claim, whose finish begins it after the head's `order`.
             .update_expression(
                 "SET pending = :order, leaseUntil = :until, #joins = if_not_exists(#joins, :none), \
-                 #considered = if_not_exists(#considered, :zero), #seenAfter = if_not_exists(#seenAfter, :low)",
+                 #considered = if_not_exists(#considered, :zero), #seenAfter = if_not_exists(#seenAfter, :low), \
+                 #touched = :now",
             )
             .condition_expression(
                 "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
@@ -573,6 +579,7 @@ impl LedgerTable {
             )
             .expression_attribute_names("#seenAfter", SEEN_AFTER)
             .expression_attribute_values(":low", s(""))
+            .expression_attribute_names("#touched", TOUCHED)
             .expression_attribute_names("#order", "order")
             .expression_attribute_names("#joins", "joins")
             .expression_attribute_names("#considered", CONSIDERED)
@@ -699,8 +706,16 @@ impl LedgerTable {
             .send()
             .await;
         let Err(err) = sent else { return Ok(true) };
+        // A failure that leaves the claim this event's gives it back (best effort), or
+        // the subject's other events would wait for it to expire.
+        let give_back = async |error: Error| {
+            if let Err(release) = self.release(subject, order).await {
+                tracing::warn!(%error, %release, "the ledger claim could not be released; it expires at the deadline");
+            }
+            Err(error)
+        };
         let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
-            return Err(fault("TransactWriteItems", &err));
+            return give_back(fault("TransactWriteItems", &err)).await;
         };
         let codes: Vec<&str> = cancelled
             .cancellation_reasons()
@@ -712,18 +727,28 @@ impl LedgerTable {
             ["ConditionalCheckFailed", "None"] => Ok(false),
             // Recorded; the claim had already lapsed, so there is nothing to give up.
             ["None", "ConditionalCheckFailed"] => Ok(true),
-            // The claim lapsed and another event may hold the subject, or another
-            // transaction touched the same items: a retry decides again.
-            [_, "ConditionalCheckFailed" | "TransactionConflict"] | ["TransactionConflict", _] => {
-                Err(Error::ConcurrentModification {
-                    operation: "TransactWriteItems",
-                    detail: "the event's claim on the ledger subject lapsed or was contended".into(),
-                })
-            }
-            _ => Err(Error::ServiceUnavailable {
+            // The claim lapsed and another event may hold the subject: a retry decides
+            // again.
+            [_, "ConditionalCheckFailed"] => Err(Error::ConcurrentModification {
                 operation: "TransactWriteItems",
-                detail: format!("the ledger table refused the duplicate check ({})", codes.join(", ")),
+                detail: "the event's claim on the ledger subject lapsed".into(),
             }),
+            // Another transaction touched the same items: the claim is still this
+            // event's, and a retry decides again.
+            [_, "TransactionConflict"] | ["TransactionConflict", _] => {
+                give_back(Error::ConcurrentModification {
+                    operation: "TransactWriteItems",
+                    detail: "the event's duplicate check met another transaction".into(),
+                })
+                .await
+            }
+            _ => {
+                give_back(Error::ServiceUnavailable {
+                    operation: "TransactWriteItems",
+                    detail: format!("the ledger table refused the duplicate check ({})", codes.join(", ")),
+                })
+                .await
+            }
         }
     }
 
@@ -766,7 +791,7 @@ impl LedgerTable {
         if !checks.is_empty() {
             crate::jobs::check_ledger(&["ConditionCheckItem"]);
         }
-        let head = self.head_update(subject, order, change, &record.sort_key)?;
+        let head = self.head_update(subject, order, change, (&record.sort_key, now_ms))?;
         let mut item = key(subject, &record.sort_key);
         item.extend(
             record
@@ -842,7 +867,13 @@ impl LedgerTable {
     /// The finish's update of the head: the claim ends (it must still be `order`'s),
     /// `change` applies, and the record filter takes `record`'s positions (a set's ADD
     /// is a union on the server, so a finish that read no head keeps every other's).
-    fn head_update(&self, subject: &str, order: &str, change: &HeadChange, record: &str) -> Result<Update, Error> {
+    fn head_update(
+        &self,
+        subject: &str,
+        order: &str,
+        change: &HeadChange,
+        (record, now_ms): (&str, i64),
+    ) -> Result<Update, Error> {
         let positions = seen_positions(record).iter().map(u16::to_string).collect();
         let mut head = Update::builder()
             .table_name(&self.table)
@@ -852,14 +883,16 @@ impl LedgerTable {
             .expression_attribute_names("#seen", SEEN)
             .expression_attribute_names("#seenAfter", SEEN_AFTER)
             .expression_attribute_values(":seen", AttributeValue::Ns(positions))
-            .expression_attribute_values(":seenAfter", s(&change.seen_after));
+            .expression_attribute_values(":seenAfter", s(&change.seen_after))
+            .expression_attribute_names("#touched", TOUCHED)
+            .expression_attribute_values(":now", n(now_ms));
         let mut removed = vec!["pending".to_owned(), "leaseUntil".to_owned()];
         for (i, name) in change.remove.iter().enumerate() {
             removed.push(format!("#r{i}"));
             head = head.expression_attribute_names(format!("#r{i}"), name);
         }
         let mut expression = format!(
-            "REMOVE {} ADD #seen :seen SET #seenAfter = if_not_exists(#seenAfter, :seenAfter)",
+            "REMOVE {} ADD #seen :seen SET #seenAfter = if_not_exists(#seenAfter, :seenAfter), #touched = :now",
             removed.join(", ")
         );
         for (i, (name, field)) in change.set.iter().enumerate() {
@@ -888,10 +921,17 @@ impl LedgerTable {
             .map_err(|_| unbuilt("TransactWriteItems", "the ledger's head update"))
     }
 
-    /// Writes roster decisions about people no user had yet onto their heads, up to 100
-    /// per transaction. Unconditional: a person's decisions about one group come from
-    /// that group's rosters, which the group's claim orders, and only the newest writes.
-    pub(crate) async fn defer(&self, entries: &[(String, String, Field)]) -> Result<(), Error> {
+    /// Writes roster decisions about people no user had yet (or marked leavers) onto
+    /// their heads, up to 100 per transaction. A person's decisions about one group come
+    /// from that group's rosters, which the group's claim orders, and only the newest
+    /// writes. No event of the person may have claimed or finished on the head after
+    /// `since_ms`, the roster's claim, which came before it looked the person up: a
+    /// hire that created the user, or a re-hire that unmarked them, after the roster
+    /// looked may have read the head before this decision was on it, so the roster
+    /// fails with `ConcurrentModification` and its retry finds the person. (Two hosts'
+    /// clocks must agree to within the time from the claim to the look-up, at least two
+    /// round trips; Lambda's hosts keep them synchronised far closer.)
+    pub(crate) async fn defer(&self, entries: &[(String, String, Field)], since_ms: i64) -> Result<(), Error> {
         crate::jobs::check_ledger(&["UpdateItem"]);
         for chunk in entries.chunks(100) {
             let mut request = self.client.transact_write_items();
@@ -901,15 +941,33 @@ impl LedgerTable {
                     .table_name(&self.table)
                     .set_key(Some(key(subject, HEAD)))
                     .update_expression("SET #d = :d ADD #deferrals :one")
+                    .condition_expression("attribute_not_exists(#touched) OR #touched <= :since")
                     .expression_attribute_names("#d", attribute)
                     .expression_attribute_names("#deferrals", DEFERRALS)
+                    .expression_attribute_names("#touched", TOUCHED)
                     .expression_attribute_values(":d", value(field))
                     .expression_attribute_values(":one", n(1))
+                    .expression_attribute_values(":since", n(since_ms))
                     .build()
                     .map_err(|_| unbuilt("TransactWriteItems", "the ledger's deferred decision"))?;
                 request = request.transact_items(TransactWriteItem::builder().update(update).build());
             }
-            request.send().await.map_err(|err| fault("TransactWriteItems", &err))?;
+            let Err(err) = request.send().await else { continue };
+            let contended = matches!(
+                err.as_service_error(),
+                Some(TransactWriteItemsError::TransactionCanceledException(cancelled))
+                    if cancelled.cancellation_reasons().iter().all(|reason| {
+                        matches!(reason.code(), Some("None" | "ConditionalCheckFailed" | "TransactionConflict"))
+                    })
+            );
+            return Err(if contended {
+                Error::ConcurrentModification {
+                    operation: "TransactWriteItems",
+                    detail: "an event of a person the roster defers a decision onto ran meanwhile; retry later".into(),
+                }
+            } else {
+                fault("TransactWriteItems", &err)
+            });
         }
         Ok(())
     }

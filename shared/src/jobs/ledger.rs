@@ -340,6 +340,8 @@ struct Ticket {
     step: &'static str,
     /// Claimed with [`LedgerTable::claim_checked`]; the head was not read.
     checked: bool,
+    /// When the claim was made (Unix milliseconds): before anything the job read.
+    claimed_ms: i64,
 }
 
 /// What an applied event did, for the audit trail: ids and counts, never a name.
@@ -538,6 +540,7 @@ impl<'a> Ledger<'a> {
             event_id: event.event_id.clone(),
             function,
             step,
+            claimed_ms: millis(now),
         }))))
     }
 
@@ -597,7 +600,7 @@ impl<'a> Ledger<'a> {
                     )
                 })
                 .collect();
-            table.defer(&entries).await?;
+            table.defer(&entries, ticket.claimed_ms).await?;
         }
         let checks = &outcome.checks[..outcome.checks.len().min(CHECKED_GROUPS)];
         table

@@ -1,6 +1,6 @@
-//! moto's server (`moto_server`, installed into `.venv/` by ./scripts/bootstrap.sh) on
-//! 127.0.0.1: an independent implementation of the Identity Store and DynamoDB APIs,
-//! which tests start beside the emulator and stop by dropping it.
+//! moto's server (installed into `.venv/` by ./scripts/bootstrap.sh) on 127.0.0.1: an
+//! independent implementation of the Identity Store and DynamoDB APIs, which tests
+//! start beside the emulator and stop by dropping it.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -18,20 +18,23 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts moto_server on a free loopback port and waits until it listens.
+    /// Starts moto's server on a free loopback port, answering one request at a time
+    /// (see `moto_server_serial.py`: moto's DynamoDB loses writes made during a
+    /// cancelled transaction), and waits until it listens.
     pub async fn start() -> Self {
-        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server");
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("../../.venv/bin/python");
         assert!(
-            binary.exists(),
-            "{} is missing: run ./scripts/bootstrap.sh",
-            binary.display()
+            root.join("../../.venv/bin/moto_server").exists(),
+            "moto is missing from .venv/: run ./scripts/bootstrap.sh"
         );
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .expect("a free port");
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(python)
+            .arg(root.join("moto_server_serial.py"))
+            .args(["127.0.0.1", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

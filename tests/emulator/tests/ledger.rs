@@ -1208,3 +1208,103 @@ async fn a_hire_whose_membership_lands_after_an_older_replace_decided_the_group_
         BTreeSet::from(["Platform".to_owned()])
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_roster_that_found_no_user_before_an_older_hire_created_them_retries_rather_than_leave_its_decision_waiting()
+{
+    let world = World::start().await;
+    let service = world.service();
+    world.bench.user("erin.ellis").await;
+    world.bench.group("Platform").await;
+    let roster = envelope(
+        "roster-1",
+        "2026-11-10T08:00:00Z",
+        json!({ "group": { "displayName": "Platform" }, "members": ["erin.ellis", "dana.diaz"], "mode": "add" }),
+    );
+    // The roster has looked for dana.diaz (no user yet) and read her head; it is held at
+    // its one write, erin.ellis's membership, while the older hire runs to its end.
+    let hire = envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &[]));
+    let (synced, hired) = roster_held_at_its_write_while(&world, &service, &roster, hire).await;
+    assert_eq!(hired.unwrap()["status"], "created");
+
+    // Its decision about dana.diaz would wait on her head for a hire that has already
+    // run: in time order the roster of the 10th adds the person hired on the 5th.
+    assert!(
+        matches!(synced, Err(Error::ConcurrentModification { .. })),
+        "the roster must retry: {synced:?}"
+    );
+    let retried = sync(&service, roster).await.unwrap();
+    assert_eq!(retried["added"], json!(["dana.diaz"]), "{retried}");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+    assert_eq!(
+        world.groups_of("erin.ellis").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_roster_that_found_a_marked_leaver_before_an_older_rehire_unmarked_them_retries() {
+    let world = World::start().await;
+    let service = world.fenced_service();
+    onboard(
+        &service,
+        envelope("hire-1", "2026-11-02T09:00:00Z", hire("Engineer", &[])),
+    )
+    .await
+    .unwrap();
+    offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
+        .await
+        .unwrap();
+    world.bench.user("erin.ellis").await;
+    world.bench.group("Platform").await;
+    let roster = envelope(
+        "roster-1",
+        "2026-11-23T08:00:00Z",
+        json!({ "group": { "displayName": "Platform" }, "members": ["erin.ellis", "dana.diaz"], "mode": "add" }),
+    );
+    // The roster has seen dana.diaz marked and read her head; it is held at erin.ellis's
+    // membership while the re-hire of the 22nd takes the mark off and finishes.
+    let rehire = envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[]));
+    let (synced, rehired) = roster_held_at_its_write_while(&world, &service, &roster, rehire).await;
+    rehired.unwrap();
+    assert!(
+        world.groups_of("dana.diaz").await.is_empty(),
+        "the re-hire took the mark off"
+    );
+
+    // In time order the re-hire comes first and the roster adds her.
+    assert!(
+        matches!(synced, Err(Error::ConcurrentModification { .. })),
+        "the roster must retry: {synced:?}"
+    );
+    let retried = sync(&service, roster).await.unwrap();
+    assert_eq!(retried["added"], json!(["dana.diaz"]), "{retried}");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+}
+
+/// Runs `roster` held at its first CreateGroupMembership while the onboarding `meanwhile`
+/// runs to its end; both answers.
+async fn roster_held_at_its_write_while(
+    world: &World,
+    service: &Service,
+    roster: &Value,
+    meanwhile: Value,
+) -> (Result<Value, Error>, Result<Value, Error>) {
+    world.bench.admin.hold("CreateGroupMembership").await.unwrap();
+    let syncing = sync(service, roster.clone());
+    let onboarding = async {
+        world.bench.admin.until_held().await.unwrap();
+        let onboarded = onboard(service, meanwhile).await;
+        world.bench.admin.release().await.unwrap();
+        onboarded
+    };
+    tokio::join!(syncing, onboarding)
+}

@@ -167,6 +167,35 @@ pub struct Delivery {
 /// again for as long as it fails with a retryable error. Panics after
 /// [`MAX_INVOCATIONS`].
 pub async fn deliver(service: &Service, function: Function, payload: &Value) -> Delivery {
+    // A queue or a workflow re-delivers seconds later, never at once: under replication
+    // lag, at least the lag later.
+    redeliver(service, function, payload, || {
+        Duration::from_millis(crate::sizing::lag_ms())
+    })
+    .await
+}
+
+/// [`deliver`], for invocations that run side by side: retries back off (10 ms doubling
+/// up to 640 ms, as queues redeliver later and later) with a random part drawn by
+/// `rng`, so that two events that keep turning each other away (one holding what the
+/// other reads) do not retry in step.
+pub async fn deliver_beside_others(
+    service: &Service,
+    function: Function,
+    payload: &Value,
+    rng: fastrand::Rng,
+) -> Delivery {
+    let state = std::cell::RefCell::new((rng, 10_u64));
+    redeliver(service, function, payload, || {
+        let (rng, step) = &mut *state.borrow_mut();
+        let pause = *step / 2 + rng.u64(0..=*step);
+        *step = (*step * 2).min(640);
+        Duration::from_millis(crate::sizing::lag_ms() + pause)
+    })
+    .await
+}
+
+async fn redeliver(service: &Service, function: Function, payload: &Value, pause: impl Fn() -> Duration) -> Delivery {
     let mut invocations = 0;
     loop {
         invocations += 1;
@@ -179,8 +208,6 @@ pub async fn deliver(service: &Service, function: Function, payload: &Value) -> 
             "{} still fails with a retryable error after {invocations} invocations: {outcome:?}",
             function.name()
         );
-        // A queue or a workflow re-delivers seconds later, never at once: under
-        // replication lag, at least the lag later.
-        tokio::time::sleep(Duration::from_millis(crate::sizing::lag_ms())).await;
+        tokio::time::sleep(pause()).await;
     }
 }

@@ -16,5 +16,7 @@ pub mod sizing;
 pub use turnstile_emulator::snapshot;
 pub mod sqs;
 
-pub use harness::{Delivery, Emu, Function, Outcome, deliver, invoke, invoke_raw, runtime_payload, test_config};
+pub use harness::{
+    Delivery, Emu, Function, Outcome, deliver, deliver_beside_others, invoke, invoke_raw, runtime_payload, test_config,
+};
 pub use snapshot::Snapshot;

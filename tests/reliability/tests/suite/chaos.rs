@@ -19,10 +19,14 @@
 //!   CONCURRENT_MODIFICATION faults on; every delivery is re-invoked for as long as it
 //!   fails with a retryable error, as Lambda and SQS redeliver;
 //! - (c) the delivery of (b) with the ledger off: the control, which must produce
-//!   mismatches on some seeds, so that the suite can fail.
+//!   mismatches on some seeds, so that the suite can fail;
+//! - (d) the delivery of (b), four deliveries side by side at a time (as Lambda runs
+//!   invocations at once), each retry backing off with a random part, so that events
+//!   of one person, or of a person and a group they are listed in, meet in the ledger.
 //!
-//! (b) must equal (a) for every seed: the same users with the same attributes, the same
-//! groups, the same memberships (the leavers marks included), no duplicate identity.
+//! (b) and (d) must equal (a) for every seed: the same users with the same attributes,
+//! the same groups, the same memberships (the leavers marks included), no duplicate
+//! identity. Which of (d)'s deliveries overlap depends on timing; the outcome may not.
 
 use std::collections::BTreeMap;
 
@@ -32,7 +36,7 @@ use turnstile::Service;
 use turnstile_emulator::moto::Moto;
 use turnstile_emulator::{FaultConfig, FaultSpec, ThrottleShape};
 use turnstile_reliability::people::{self, GROUPS};
-use turnstile_reliability::{Emu, Function, Snapshot, deliver, sizing, test_config};
+use turnstile_reliability::{Delivery, Emu, Function, Snapshot, deliver, deliver_beside_others, sizing, test_config};
 
 const PEOPLE: usize = 24;
 const TEAMS: usize = 6;
@@ -380,33 +384,57 @@ fn describe(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-/// Delivers `order` (indices into `events`) one after the other; each delivery is
-/// re-invoked until it ends without a retryable error.
-async fn apply(service: &Service, events: &[Event], order: &[usize]) -> Verdicts {
+/// How many deliveries of the chaotic order run side by side in the concurrent run,
+/// as Lambda runs several invocations of the functions at once.
+const SIDE_BY_SIDE: usize = 4;
+
+/// Delivers `order` (indices into `events`) `window` at a time, side by side (one:
+/// one after the other); each delivery is re-invoked until it ends without a
+/// retryable error.
+async fn apply(service: &Service, events: &[Event], order: &[usize], window: usize, seed: u64) -> Verdicts {
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut verdicts = Verdicts::default();
-    for &i in order {
-        let event = &events[i];
-        let done = deliver(service, event.function, &event.payload).await;
-        verdicts.deliveries += 1;
-        verdicts.invocations += u64::from(done.invocations);
+    for deliveries in order.chunks(window) {
+        let done = futures_util::future::join_all(deliveries.iter().map(|&i| {
+            let event = &events[i];
+            let rng = rng.fork();
+            async move {
+                if window == 1 {
+                    deliver(service, event.function, &event.payload).await
+                } else {
+                    deliver_beside_others(service, event.function, &event.payload, rng).await
+                }
+            }
+        }))
+        .await;
+        for (&i, done) in deliveries.iter().zip(done) {
+            verdicts.tally(i, events[i].kind, &done);
+        }
+    }
+    verdicts
+}
+
+impl Verdicts {
+    fn tally(&mut self, i: usize, kind: &str, done: &Delivery) {
+        self.deliveries += 1;
+        self.invocations += u64::from(done.invocations);
         let status = match &done.outcome {
             Ok(result) => result["status"].as_str().unwrap_or_default().to_owned(),
             Err(error) => error.error_type.clone(),
         };
-        verdicts.log.push(format!("{i}:{status}"));
+        self.log.push(format!("{i}:{status}"));
         match &done.outcome {
             Ok(result) => match result["status"].as_str() {
-                Some("stale") => verdicts.stale += 1,
-                Some("duplicate") => verdicts.duplicate += 1,
+                Some("stale") => self.stale += 1,
+                Some("duplicate") => self.duplicate += 1,
                 _ => {}
             },
             Err(error) => {
-                verdicts.failed += 1;
-                tracing::warn!(kind = event.kind, error_type = %error.error_type, "a chaos delivery failed for good");
+                self.failed += 1;
+                tracing::warn!(kind, error_type = %error.error_type, "a chaos delivery failed for good");
             }
         }
     }
-    verdicts
 }
 
 /// One run of a history on a fresh emulator (and a fresh ledger table, unless `table`
@@ -417,7 +445,7 @@ async fn run(
     table: Option<String>,
     faults: Option<FaultConfig>,
     events: &[Event],
-    order: &[usize],
+    (order, window): (&[usize], usize),
 ) -> (Snapshot, Verdicts, u64) {
     let emu = Emu::start(seed).await;
     let mut service = emu
@@ -441,7 +469,7 @@ async fn run(
     if let Some(faults) = &faults {
         emu.set_faults(faults).await;
     }
-    let verdicts = apply(&service, events, order).await;
+    let verdicts = apply(&service, events, order, window, seed).await;
     emu.clear_faults().await;
     let injected = emu.counters().await.injected.values().flat_map(|o| o.values()).sum();
     if let Some(table) = &table {
@@ -500,6 +528,8 @@ struct Figures {
     mismatches: u64,
     control_histories_mismatched: u64,
     control_mismatches: u64,
+    side_by_side_invocations: u64,
+    side_by_side_mismatches: u64,
     kinds: BTreeMap<&'static str, u64>,
 }
 
@@ -514,6 +544,10 @@ struct Outcome {
     injected: u64,
     wrong: Vec<String>,
     control: Vec<String>,
+    /// The chaotic order again, [`SIDE_BY_SIDE`] deliveries at a time: its mismatches
+    /// and verdicts.
+    side_by_side: Vec<String>,
+    concurrent: Verdicts,
 }
 
 /// Runs `seeds`' histories against one moto server, several at once.
@@ -523,17 +557,34 @@ async fn histories(moto: &Moto, seeds: &[u64]) -> Vec<Outcome> {
             let events = history(seed);
             let in_time: Vec<usize> = (0..events.len()).collect();
             let (order, repeats) = chaotic(seed, events.len());
-            let (reference, _, _) = run(seed, moto, Some(format!("chaos-{seed}-a")), None, &events, &in_time).await;
+            let (reference, _, _) = run(
+                seed,
+                moto,
+                Some(format!("chaos-{seed}-a")),
+                None,
+                &events,
+                (&in_time, 1),
+            )
+            .await;
             let (chaotic_store, verdicts, injected) = run(
                 seed,
                 moto,
                 Some(format!("chaos-{seed}-b")),
                 Some(faults(seed)),
                 &events,
-                &order,
+                (&order, 1),
             )
             .await;
-            let (control, _, _) = run(seed, moto, None, Some(faults(seed)), &events, &order).await;
+            let (control, _, _) = run(seed, moto, None, Some(faults(seed)), &events, (&order, 1)).await;
+            let (side_by_side, concurrent, _) = run(
+                seed,
+                moto,
+                Some(format!("chaos-{seed}-d")),
+                Some(faults(seed)),
+                &events,
+                (&order, SIDE_BY_SIDE),
+            )
+            .await;
             Outcome {
                 seed,
                 deliveries: order.len(),
@@ -542,6 +593,8 @@ async fn histories(moto: &Moto, seeds: &[u64]) -> Vec<Outcome> {
                 injected,
                 wrong: mismatches(&reference, &chaotic_store),
                 control: mismatches(&reference, &control),
+                side_by_side: mismatches(&reference, &side_by_side),
+                concurrent,
                 events,
             }
         })
@@ -574,8 +627,20 @@ async fn any_delivery_order_with_duplicates_and_faults_ends_where_time_order_end
         injected,
         wrong,
         control,
+        side_by_side,
+        concurrent,
     } in outcomes
     {
+        figures.side_by_side_invocations += concurrent.invocations;
+        figures.side_by_side_mismatches += side_by_side.len() as u64;
+        figures.failed += concurrent.failed;
+        if !side_by_side.is_empty() {
+            failures.push(format!(
+                "seed {seed}, {SIDE_BY_SIDE} side by side: {side_by_side:#?}\nhistory:\n{}\ndeliveries: {}",
+                describe(&events).join("\n"),
+                concurrent.log.join(" ")
+            ));
+        }
         figures.histories += 1;
         figures.events += events.len() as u64;
         for event in &events {
@@ -613,6 +678,11 @@ async fn any_delivery_order_with_duplicates_and_faults_ends_where_time_order_end
             "failedForGood": figures.failed,
             "faultsInjected": figures.faults,
             "mismatches": figures.mismatches,
+            "sideBySide": {
+                "atOnce": SIDE_BY_SIDE,
+                "invocations": figures.side_by_side_invocations,
+                "mismatches": figures.side_by_side_mismatches,
+            },
             "ledgerOff": {
                 "historiesMismatched": figures.control_histories_mismatched,
                 "mismatches": figures.control_mismatches,
