@@ -62,8 +62,8 @@ pub(crate) struct Head {
     /// Users: roster decisions about the person taken while no user had the userName
     /// (a roster delivered before the hire), for the hire to apply.
     pub(crate) deferred: Vec<Deferred>,
-    /// Users: `(group id, order key)` of memberships a delete took with the user, for
-    /// the re-hire to restore those that a roster event newer than the delete decided
+    /// Users: `(group id, order key)` of memberships a leave (revoke or delete) took, for
+    /// the re-hire to restore those that a roster event newer than the leave decided
     /// (`r_<group id>`).
     pub(crate) restore: Vec<(String, String)>,
     /// Users: how many roster decisions were ever deferred onto the head

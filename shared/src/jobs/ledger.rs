@@ -206,9 +206,8 @@ impl Claimed {
         self.newer(self.head.joins.get(group_id))
     }
 
-    /// A user's claim: memberships a delete took with the user, `(group id, the
-    /// delete's order key)`.
-    pub(crate) fn taken_by_delete(&self) -> &[(String, String)] {
+    /// A user's claim: memberships a leave took, `(group id, the leave's order key)`.
+    pub(crate) fn taken_by_leave(&self) -> &[(String, String)] {
         &self.head.restore
     }
 
@@ -873,7 +872,10 @@ fn user_change(change: &mut HeadChange, head: &Head, order: &String, outcome: &O
             // decision is one it voids, and no delete left memberships to restore. The
             // count is the one this claim read, so a decision deferred since breaks the
             // equality and the next onboarding reads the head for it.
-            let takes = state == "deleted" && !outcome.group_ids.is_empty();
+            // Either leave keeps what it took (`r_<group id>`): a roster newer than a
+            // re-hire that comes between may have decided the person is a member, and
+            // was applied before this leave was delivered.
+            let takes = !outcome.group_ids.is_empty();
             let nothing_waits = left_older
                 && older(head.order.as_ref())
                 && head.deferred.iter().all(|d| &d.order <= order)

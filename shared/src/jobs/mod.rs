@@ -56,7 +56,7 @@ impl Function {
             // The user, its groups and memberships; GetGroupMembershipId and
             // DeleteGroupMembership also take a re-hired leaver's mark away, and
             // DeleteGroupMembership a membership it wrote while a roster decided the group.
-            // DescribeGroup names the groups a delete took with the user (ledger).
+            // DescribeGroup names the groups a leave took (ledger).
             Self::OnboardUser => &[
                 "CreateGroup",
                 "CreateGroupMembership",

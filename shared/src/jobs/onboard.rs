@@ -192,7 +192,7 @@ impl Onboarding<'_> {
     }
 
     /// Memberships for rosters' decisions: rosters that listed the person before the
-    /// user existed, and groups a delete took that a newer roster gave.
+    /// user existed, and groups a leave took that a newer roster gave.
     async fn rejoin(&self, deadline: Deadline, user_id: &str, deferred: Vec<Rejoin>) -> Result<Vec<Joined>, Error> {
         let mut joined = Vec::new();
         for rejoin in deferred {
@@ -296,12 +296,12 @@ impl Onboarding<'_> {
         // A newer leave took every group away and voids every waiting decision (below),
         // so no group's name or head is needed.
         let left_later = claimed.left_later();
-        // Memberships a delete took with the user that a roster newer than the delete
-        // decided (delivered before the delete): named to read their groups' heads.
+        // Memberships a leave took that a roster newer than the leave decided (delivered
+        // before the leave): named to read their groups' heads.
         let taken = if left_later {
             Vec::new()
         } else {
-            self.named_groups(deadline, claimed.taken_by_delete()).await?
+            self.named_groups(deadline, claimed.taken_by_leave()).await?
         };
         let asked: Vec<(Subject, String)> = groups
             .iter()

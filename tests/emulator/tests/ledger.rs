@@ -706,17 +706,18 @@ async fn each_event_costs_the_ledger_calls_the_contract_states() {
     )
     .await;
     assert_eq!(made, 0, "a duplicate makes no Identity Store call");
-    // The revoke left nothing waiting for a re-hire (no roster decision deferred onto
-    // the head, no membership to restore), so the checked claim vouches for it.
+    // The revoke took the mover's two memberships and keeps them on the head: a roster
+    // newer than the re-hire may have decided one of them, so the re-hire reads their
+    // groups' heads.
     let rehire = onboard(
         &service,
         envelope("e-3", "2026-11-05T09:00:00Z", hire("Engineer", &["Engineering"])),
     )
     .await;
     step(
-        "a re-hire with a group, after the leave",
+        "a re-hire with a group, after a leave that took memberships",
         rehire,
-        &["TransactWriteItems", "TransactWriteItems"],
+        &["TransactWriteItems", "UpdateItem", "BatchGetItem", "TransactWriteItems"],
     )
     .await;
     let moved = onboard(
@@ -1307,4 +1308,38 @@ async fn roster_held_at_its_write_while(
         onboarded
     };
     tokio::join!(syncing, onboarding)
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_revoke_delivered_after_a_newer_roster_leaves_its_membership_to_the_rehire_between_them() {
+    let world = World::start().await;
+    let service = world.fenced_service();
+    onboard(
+        &service,
+        envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &[])),
+    )
+    .await
+    .unwrap();
+    world.bench.group("Platform").await;
+    let roster = json!({ "group": { "displayName": "Platform" }, "members": ["dana.diaz"], "mode": "add" });
+    // HR's order: the revoke of the 20th, the re-hire of the 22nd, the roster of the
+    // 23rd. Delivered: the roster first, then the revoke, then the re-hire.
+    sync(&service, envelope("roster-1", "2026-11-23T08:00:00Z", roster))
+        .await
+        .unwrap();
+    offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
+        .await
+        .unwrap();
+    onboard(
+        &service,
+        envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[])),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
 }
