@@ -291,16 +291,8 @@ async fn a_redelivered_event_is_a_duplicate_and_costs_no_identity_store_call() {
 async fn an_old_roster_never_adds_someone_who_left_later() {
     let world = World::start().await;
     let service = world.service();
-    onboard(
-        &service,
-        envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &[])),
-    )
-    .await
-    .unwrap();
     world.bench.user("erin.ellis").await;
-    offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
-        .await
-        .unwrap();
+    hired_then_revoked(&service, "2026-11-01T09:00:00Z", ("leave-1", "2026-11-20T17:00:00Z")).await;
 
     let roster = json!({ "group": { "displayName": "Engineering" }, "members": ["dana.diaz", "erin.ellis"] });
     let synced = sync(&service, envelope("roster-1", "2026-11-10T08:00:00Z", roster))
@@ -310,6 +302,16 @@ async fn an_old_roster_never_adds_someone_who_left_later() {
     assert_eq!(synced["added"], json!(["erin.ellis"]), "{synced}");
     assert_eq!(synced["superseded"], json!(["dana.diaz"]), "{synced}");
     assert!(world.groups_of("dana.diaz").await.is_empty());
+}
+
+/// dana.diaz hired without groups ("hire-1" at `hired_at`), then revoked.
+async fn hired_then_revoked(service: &Service, hired_at: &str, (leave_id, revoked_at): (&str, &str)) {
+    onboard(service, envelope("hire-1", hired_at, hire("Engineer", &[])))
+        .await
+        .unwrap();
+    offboard(service, envelope(leave_id, revoked_at, leave("revoke")))
+        .await
+        .unwrap();
 }
 
 /// A fresh world in which dana.diaz was hired into Engineering on 2026-11-01.
@@ -1052,15 +1054,7 @@ async fn a_rehire_still_restores_what_a_delete_took_when_a_second_termination_ca
 async fn a_rehire_with_groups_applies_a_newer_roster_kept_on_the_head_before_the_leave_it_follows() {
     let world = World::start().await;
     let service = world.fenced_service();
-    onboard(
-        &service,
-        envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &[])),
-    )
-    .await
-    .unwrap();
-    offboard(&service, envelope("l-1", "2026-11-05T17:00:00Z", leave("revoke")))
-        .await
-        .unwrap();
+    hired_then_revoked(&service, "2026-11-01T09:00:00Z", ("l-1", "2026-11-05T17:00:00Z")).await;
     // Newer than the re-hire below, but delivered while the person is a marked leaver:
     // the decision waits on the person's head.
     let kept = platform_roster_on_the_20th(&service).await;
@@ -1252,15 +1246,7 @@ async fn a_roster_that_found_no_user_before_an_older_hire_created_them_retries_r
 async fn a_roster_that_found_a_marked_leaver_before_an_older_rehire_unmarked_them_retries() {
     let world = World::start().await;
     let service = world.fenced_service();
-    onboard(
-        &service,
-        envelope("hire-1", "2026-11-02T09:00:00Z", hire("Engineer", &[])),
-    )
-    .await
-    .unwrap();
-    offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
-        .await
-        .unwrap();
+    hired_then_revoked(&service, "2026-11-02T09:00:00Z", ("leave-1", "2026-11-20T17:00:00Z")).await;
     world.bench.user("erin.ellis").await;
     world.bench.group("Platform").await;
     let roster = envelope(
