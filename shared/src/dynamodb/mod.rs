@@ -930,8 +930,15 @@ impl LedgerTable {
     /// looked may have read the head before this decision was on it, so the roster
     /// fails with `ConcurrentModification` and its retry finds the person. (Two hosts'
     /// clocks must agree to within the time from the claim to the look-up, at least two
-    /// round trips; Lambda's hosts keep them synchronised far closer.)
-    pub(crate) async fn defer(&self, entries: &[(String, String, Field)], since_ms: i64) -> Result<(), Error> {
+    /// round trips; Lambda's hosts keep them synchronised far closer.) Nor may an event
+    /// of the person hold the head (`now_ms`): a claim's `touched` is the time before
+    /// its request was sent, so one that landed after the roster read the head may
+    /// still show an earlier time, and its job read the head without this decision.
+    pub(crate) async fn defer(
+        &self,
+        entries: &[(String, String, Field)],
+        (since_ms, now_ms): (i64, i64),
+    ) -> Result<(), Error> {
         crate::jobs::check_ledger(&["UpdateItem"]);
         for chunk in entries.chunks(100) {
             let mut request = self.client.transact_write_items();
@@ -941,13 +948,17 @@ impl LedgerTable {
                     .table_name(&self.table)
                     .set_key(Some(key(subject, HEAD)))
                     .update_expression("SET #d = :d ADD #deferrals :one")
-                    .condition_expression("attribute_not_exists(#touched) OR #touched <= :since")
+                    .condition_expression(
+                        "(attribute_not_exists(#touched) OR #touched <= :since) \
+                         AND (attribute_not_exists(leaseUntil) OR leaseUntil < :now)",
+                    )
                     .expression_attribute_names("#d", attribute)
                     .expression_attribute_names("#deferrals", DEFERRALS)
                     .expression_attribute_names("#touched", TOUCHED)
                     .expression_attribute_values(":d", value(field))
                     .expression_attribute_values(":one", n(1))
                     .expression_attribute_values(":since", n(since_ms))
+                    .expression_attribute_values(":now", n(now_ms))
                     .build()
                     .map_err(|_| unbuilt("TransactWriteItems", "the ledger's deferred decision"))?;
                 request = request.transact_items(TransactWriteItem::builder().update(update).build());

@@ -599,7 +599,7 @@ impl<'a> Ledger<'a> {
                     )
                 })
                 .collect();
-            table.defer(&entries, ticket.claimed_ms).await?;
+            table.defer(&entries, (ticket.claimed_ms, millis(now()))).await?;
         }
         let checks = &outcome.checks[..outcome.checks.len().min(CHECKED_GROUPS)];
         table

@@ -340,19 +340,24 @@ impl Onboarding<'_> {
             }
         }
         // A roster's decision taken before the user existed holds unless a newer one of
-        // the group, or a newer leave, overrode it.
+        // the group, or a newer leave, overrode it. A newer roster that also decided the
+        // person is a member stands in its place: it found the user and the membership
+        // (one an onboarding wrote, then took back when its finish met that roster).
         let mut deferred: Vec<Rejoin> = deferred
             .into_iter()
             .zip(later)
-            // Only a decision taken after this event: an older roster saw the person as
-            // they were then (not hired yet, or marked), which this event does not undo.
-            .filter(|((_, _, order), decision)| {
-                decision.is_none() && *order > claimed.order && !claimed.left_after(order)
-            })
-            .map(|((group, group_id, decided), _)| Rejoin {
-                group,
-                group_id,
-                decided,
+            .filter_map(|((group, group_id, order), decision)| {
+                let (member, decided) = decision
+                    .as_ref()
+                    .map_or((true, order), |d| (d.member, d.order().to_owned()));
+                // Only a decision taken after this event: an older roster saw the person
+                // as they were then (not hired yet, or marked), which this event does
+                // not undo.
+                (member && decided > claimed.order && !claimed.left_after(&decided)).then_some(Rejoin {
+                    group,
+                    group_id,
+                    decided,
+                })
             })
             .collect();
         deferred.extend(

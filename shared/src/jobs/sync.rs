@@ -461,6 +461,17 @@ impl Roster<'_> {
         );
         let names: HashSet<&str> = taken.iter().map(|(name, _, _)| *name).collect();
         result.added.retain(|name| !names.contains(name.as_str()));
+        // As for a leaver the survey found marked, the roster's decision is to wait on
+        // the person's head for a re-hire older than this roster, delivered late. The
+        // mark came after the survey from an event of theirs that claimed their head:
+        // its claim is in force, or its finish is newer than this roster's claim, so
+        // the deferral fails and the roster retries, finding the mark (a mark made by
+        // hand, outside any event, leaves the decision waiting at once).
+        if self.claimed.is_some() {
+            result
+                .deferred
+                .extend(names.iter().map(|name| ((*name).to_owned(), true)));
+        }
         result.leavers.extend(names.into_iter().map(str::to_owned));
         result.leavers.sort();
         Ok(())

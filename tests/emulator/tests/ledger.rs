@@ -604,6 +604,82 @@ impl LedgerCalls {
     }
 }
 
+/// Holds a ledger client's requests to chosen DynamoDB operations, in the order armed,
+/// each until the test lets it go: a request sent before another event's lands after
+/// it, as on a busy network, at the same point on any machine.
+#[derive(Debug, Clone, Default)]
+struct Gate(std::sync::Arc<GateState>);
+
+#[derive(Debug, Default)]
+struct GateState {
+    armed: std::sync::Mutex<std::collections::VecDeque<&'static str>>,
+    reached: tokio::sync::Notify,
+    open: tokio::sync::Notify,
+}
+
+impl Gate {
+    /// The next request to each of `operations`, one after the other, is held.
+    fn arm(operations: &[&'static str]) -> Self {
+        let gate = Self::default();
+        gate.0.armed.lock().expect("not poisoned").extend(operations);
+        gate
+    }
+
+    /// Waits until a request is held.
+    async fn reached(&self) {
+        self.0.reached.notified().await;
+    }
+
+    /// Lets the held request go.
+    fn open(&self) {
+        self.0.open.notify_one();
+    }
+
+    /// A client like `client` whose requests pass through the gate.
+    fn client(&self, client: &aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::Client {
+        use aws_smithy_runtime_api::client::http::{HttpClient, SharedHttpConnector, http_client_fn};
+        // Moto listens on plain HTTP on 127.0.0.1.
+        let inner = aws_smithy_http_client::Builder::new().build_http();
+        let gate = self.clone();
+        let http = http_client_fn(move |settings, components| {
+            SharedHttpConnector::new(Gated {
+                inner: inner.http_connector(settings, components),
+                gate: gate.clone(),
+            })
+        });
+        aws_sdk_dynamodb::Client::from_conf(client.config().to_builder().http_client(http).build())
+    }
+}
+
+#[derive(Debug)]
+struct Gated {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    gate: Gate,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for Gated {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        let target = request.headers().get("x-amz-target").unwrap_or_default();
+        let operation = target.rsplit('.').next().unwrap_or_default();
+        let held = {
+            let mut armed = self.gate.0.armed.lock().expect("not poisoned");
+            let next = armed.front().is_some_and(|armed| *armed == operation);
+            next && armed.pop_front().is_some()
+        };
+        let (inner, gate) = (self.inner.clone(), self.gate.clone());
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+            if held {
+                gate.0.reached.notify_one();
+                gate.0.open.notified().await;
+            }
+            aws_smithy_runtime_api::client::http::HttpConnector::call(&inner, request).await
+        })
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
 #[expect(
@@ -1225,16 +1301,7 @@ async fn a_roster_that_found_no_user_before_an_older_hire_created_them_retries_r
 
     // Its decision about dana.diaz would wait on her head for a hire that has already
     // run: in time order the roster of the 10th adds the person hired on the 5th.
-    assert!(
-        matches!(synced, Err(Error::ConcurrentModification { .. })),
-        "the roster must retry: {synced:?}"
-    );
-    let retried = sync(&service, roster).await.unwrap();
-    assert_eq!(retried["added"], json!(["dana.diaz"]), "{retried}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    retried_roster_adds_dana(&world, &service, synced, roster).await;
     assert_eq!(
         world.groups_of("erin.ellis").await,
         BTreeSet::from(["Platform".to_owned()])
@@ -1265,11 +1332,17 @@ async fn a_roster_that_found_a_marked_leaver_before_an_older_rehire_unmarked_the
     );
 
     // In time order the re-hire comes first and the roster adds her.
+    retried_roster_adds_dana(&world, &service, synced, roster).await;
+}
+
+/// `synced`, a roster of Platform listing dana.diaz, failed to be retried, and its
+/// retry adds her.
+async fn retried_roster_adds_dana(world: &World, service: &Service, synced: Result<Value, Error>, roster: Value) {
     assert!(
         matches!(synced, Err(Error::ConcurrentModification { .. })),
         "the roster must retry: {synced:?}"
     );
-    let retried = sync(&service, roster).await.unwrap();
+    let retried = sync(service, roster).await.unwrap();
     assert_eq!(retried["added"], json!(["dana.diaz"]), "{retried}");
     assert_eq!(
         world.groups_of("dana.diaz").await,
@@ -1324,6 +1397,170 @@ async fn a_revoke_delivered_after_a_newer_roster_leaves_its_membership_to_the_re
     .await
     .unwrap();
 
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_roster_that_would_leave_its_decision_on_a_head_an_older_hire_claimed_meanwhile_retries() {
+    let world = World::start().await;
+    let service = world.service();
+    world.bench.user("erin.ellis").await;
+    world.bench.group("Platform").await;
+    // The hire of the 5th sends its claim before the roster begins, but the claim lands
+    // only once the roster has looked for dana.diaz (no user) and read her head; the
+    // hire's finish is held too, so its claim is in force when the roster finishes.
+    let gate = Gate::arm(&["UpdateItem", "TransactWriteItems"]);
+    let hiring_service = world
+        .bench
+        .service(|_| {})
+        .with_ledger(gate.client(&world.ledger), TABLE);
+    let hiring = onboard(
+        &hiring_service,
+        envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &[])),
+    );
+    let roster = envelope(
+        "roster-1",
+        "2026-11-10T08:00:00Z",
+        json!({ "group": { "displayName": "Platform" }, "members": ["erin.ellis", "dana.diaz"], "mode": "add" }),
+    );
+    let syncing = async {
+        gate.reached().await;
+        world.bench.admin.hold("CreateGroupMembership").await.unwrap();
+        let synced = sync(&service, roster.clone());
+        let meanwhile = async {
+            world.bench.admin.until_held().await.unwrap();
+            gate.open();
+            gate.reached().await;
+            world.bench.admin.release().await.unwrap();
+        };
+        let (synced, ()) = tokio::join!(synced, meanwhile);
+        gate.open();
+        synced
+    };
+    let (hired, synced) = tokio::join!(hiring, syncing);
+    assert_eq!(hired.unwrap()["status"], "created");
+
+    // The hire read her head before the roster's decision was on it, and will never
+    // apply it: in time order the roster of the 10th adds the person hired on the 5th.
+    retried_roster_adds_dana(&world, &service, synced, roster).await;
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_hire_whose_deferred_membership_a_newer_roster_confirmed_meanwhile_restores_it_after_taking_it_back() {
+    let world = World::start().await;
+    let service = world.service();
+    world.bench.group("Platform").await;
+    let platform = |at, mode| {
+        let roster = json!({ "group": { "displayName": "Platform" }, "members": ["dana.diaz"], "mode": mode });
+        envelope(&format!("roster-{at}"), at, roster)
+    };
+    // The roster of the 10th finds no user: its decision waits on dana.diaz's head.
+    let deferred = sync(&service, platform("2026-11-10T08:00:00Z", "add")).await.unwrap();
+    assert_eq!(deferred["unresolved"], json!(["dana.diaz"]), "{deferred}");
+    // The hire of the 5th, delivered late, applies it; its finish is held while a
+    // replace of the 12th finds her already in Platform and keeps her.
+    let gate = Gate::arm(&["TransactWriteItems"]);
+    let hiring_service = world
+        .bench
+        .service(|_| {})
+        .with_ledger(gate.client(&world.ledger), TABLE);
+    let hire = envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &[]));
+    let hiring = onboard(&hiring_service, hire.clone());
+    let replacing = async {
+        gate.reached().await;
+        let replaced = sync(&service, platform("2026-11-12T08:00:00Z", "replace")).await;
+        gate.open();
+        replaced
+    };
+    let (hired, replaced) = tokio::join!(hiring, replacing);
+    assert_eq!(replaced.unwrap()["status"], "unchanged");
+    // The replace decided the group after the decision the hire applied: the hire takes
+    // its membership back and retries.
+    assert!(
+        matches!(hired, Err(Error::ConcurrentModification { .. })),
+        "the hire must retry: {hired:?}"
+    );
+    assert!(world.groups_of("dana.diaz").await.is_empty());
+
+    // Both rosters say she is a member: the retry restores it for the newer one.
+    onboard(&service, hire).await.unwrap();
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_roster_that_takes_back_the_add_of_a_person_marked_meanwhile_retries_and_leaves_its_decision_to_the_rehire() {
+    let world = World::start().await;
+    let service = world.fenced_service();
+    world.bench.group("turnstile-leavers").await;
+    world.bench.group("Platform").await;
+    // HR's order: the hire of the 5th, the revoke of the 20th, the re-hire of the 22nd,
+    // the roster of the 23rd. The revoke comes first and finds no user.
+    let revoked = offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
+        .await
+        .unwrap();
+    assert_eq!(revoked["status"], "notFound", "{revoked}");
+    // The hire creates her and, the revoke being newer, marks her; it is held at the
+    // mark while the roster finds her unmarked, then finishes before the roster reads
+    // her head and adds her. The roster's check of the marks after its adds takes the
+    // membership back.
+    world.bench.admin.hold("CreateGroupMembership").await.unwrap();
+    let hiring = onboard(
+        &service,
+        envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &[])),
+    );
+    let gate = Gate::arm(&["BatchGetItem"]);
+    let syncing_service = world
+        .bench
+        .service(|config| config.leavers_group = Some("turnstile-leavers".into()))
+        .with_ledger(gate.client(&world.ledger), TABLE);
+    let roster = envelope(
+        "roster-1",
+        "2026-11-23T08:00:00Z",
+        json!({ "group": { "displayName": "Platform" }, "members": ["dana.diaz"], "mode": "add" }),
+    );
+    let syncing = async {
+        world.bench.admin.until_held().await.unwrap();
+        let synced = sync(&syncing_service, roster.clone());
+        let meanwhile = async {
+            gate.reached().await;
+            world.bench.admin.release().await.unwrap();
+        };
+        tokio::join!(synced, meanwhile).0
+    };
+    let hired_then_opened = async {
+        let hired = hiring.await;
+        gate.open();
+        hired
+    };
+    let (hired, synced) = tokio::join!(hired_then_opened, syncing);
+    assert_eq!(hired.unwrap()["status"], "created");
+    assert!(world.groups_of("dana.diaz").await.contains("turnstile-leavers"));
+
+    // The roster saw her unmarked, so it kept no decision for her re-hire: it retries,
+    // finds her marked, and leaves the decision on her head.
+    assert!(
+        matches!(synced, Err(Error::ConcurrentModification { .. })),
+        "the roster must retry: {synced:?}"
+    );
+    let retried = sync(&service, roster).await.unwrap();
+    assert_eq!(retried["leavers"], json!(["dana.diaz"]), "{retried}");
+    // In time order the re-hire of the 22nd takes the mark off and the roster of the
+    // 23rd adds her.
+    onboard(
+        &service,
+        envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[])),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         world.groups_of("dana.diaz").await,
         BTreeSet::from(["Platform".to_owned()])
