@@ -212,9 +212,13 @@ impl Service {
                     group_ids: r.group_ids.clone(),
                     state: Some(state),
                     decided_when_stale: r.left_before_rehire,
+                    checks: r.checks.clone(),
                     ..Outcome::default()
                 },
-                nothing_to_undo,
+                |r, contested| {
+                    let job = &job;
+                    async move { job.put_back(deadline, &r, &contested).await }
+                },
             )
             .await
     }
@@ -326,7 +330,7 @@ async fn sdk_config(ca_bundle: Option<&str>) -> Result<aws_config::SdkConfig, Er
     Ok(shared)
 }
 
-/// The undo of a job whose outcome has no checks (offboard-user, sync-group).
+/// The undo of a job whose outcome has no checks (sync-group).
 fn nothing_to_undo<R>(_: R, _: Vec<usize>) -> std::future::Ready<()> {
     std::future::ready(())
 }

@@ -100,6 +100,11 @@ pub struct OffboardResult {
     /// back a membership the leave, in time order, took away.
     #[serde(skip)]
     pub(crate) left_before_rehire: bool,
+    /// Such a leave: for each of `group_ids`, `(group subject, order)` for the ledger's
+    /// finish to check that no roster of the group decided about the person after
+    /// `order` meanwhile (see `Outcome::checks`).
+    #[serde(skip)]
+    pub(crate) checks: Vec<(String, String)>,
 }
 
 impl OffboardResult {
@@ -112,6 +117,7 @@ impl OffboardResult {
             removed_memberships: 0,
             group_ids: Vec::new(),
             left_before_rehire: false,
+            checks: Vec::new(),
         }
     }
 }

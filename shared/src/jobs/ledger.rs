@@ -370,7 +370,8 @@ pub(crate) struct Outcome {
     /// order of the decision it applied: the finish checks that no roster of the group
     /// decided about the person after that, or holds the group, meanwhile (a `replace`
     /// that listed the members before the write neither saw it nor read the person's
-    /// head). At most [`CHECKED_GROUPS`].
+    /// head). A leave older than a re-hire: the same for each membership it removed.
+    /// At most [`CHECKED_GROUPS`].
     pub(crate) checks: Vec<(String, String)>,
 }
 
@@ -651,13 +652,14 @@ impl<'a> Ledger<'a> {
             Ok(Finish::Contested(checks)) => {
                 tracing::info!(
                     groups = checks.len(),
-                    "a roster decided a group while this event joined it; its memberships there are taken back"
+                    "a roster decided a group while this event wrote a membership of it; those writes are undone"
                 );
                 undo(done, checks).await;
                 self.release(&ticket).await;
                 Err(Error::ConcurrentModification {
                     operation: "ledger",
-                    detail: "a roster of a group this event joins was applied meanwhile; retry later".into(),
+                    detail: "a roster of a group whose membership this event wrote was applied meanwhile; retry later"
+                        .into(),
                 })
             }
             Err(error) => {

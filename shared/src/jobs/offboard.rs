@@ -124,6 +124,7 @@ impl Offboarding<'_> {
             removed_memberships: group_ids.len(),
             group_ids,
             left_before_rehire: false,
+            checks: Vec::new(),
         })
     }
 
@@ -179,12 +180,20 @@ impl Offboarding<'_> {
         } else {
             self.ledger.group_decisions(&user_name, &asked).await?
         };
-        let gone: Vec<_> = listed
+        // Each removal goes with the decision it applied (the newer roster's that the
+        // person is not a member, or this leave's own): a roster that decides the group
+        // after it, having listed the membership before this removal, is caught by the
+        // finish, and the membership is put back.
+        let (gone, checks): (Vec<_>, Vec<_>) = listed
             .into_iter()
             .zip(decisions)
-            .filter(|(_, decision)| !decision.as_ref().is_some_and(|d| d.member))
-            .map(|(m, _)| m)
-            .collect();
+            .zip(asked)
+            .filter(|((_, decision), _)| !decision.as_ref().is_some_and(|d| d.member))
+            .map(|((m, decision), (group, own))| {
+                let decided = decision.map_or(own, |d| d.order().to_owned());
+                (m, (group.key().to_owned(), decided))
+            })
+            .unzip();
         stream::iter(&gone)
             .map(|m| self.store.delete_membership(deadline, &m.membership_id))
             .buffer_unordered(self.config.write_concurrency)
@@ -206,6 +215,18 @@ impl Offboarding<'_> {
             removed_memberships: group_ids.len(),
             group_ids,
             left_before_rehire: true,
+            checks,
         })
+    }
+
+    /// Puts back the memberships of `result` at `contested` (best effort: one that
+    /// stays out is logged, as it would be in time order after a failed write).
+    pub(crate) async fn put_back(&self, deadline: Deadline, result: &OffboardResult, contested: &[usize]) {
+        let Some(user_id) = &result.user_id else { return };
+        for group_id in contested.iter().filter_map(|i| result.group_ids.get(*i)) {
+            if let Err(error) = self.store.create_membership(deadline, group_id, user_id).await {
+                tracing::warn!(%error, "a membership a roster decided meanwhile could not be put back");
+            }
+        }
     }
 }

@@ -1566,3 +1566,55 @@ async fn a_roster_that_takes_back_the_add_of_a_person_marked_meanwhile_retries_a
         BTreeSet::from(["Platform".to_owned()])
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_leave_older_than_the_rehire_puts_back_a_membership_a_newer_roster_kept_while_it_was_removed() {
+    let world = World::start().await;
+    let service = world.service();
+    // HR's order: the hire of the 1st into Platform, the revoke of the 20th, the
+    // re-hire of the 22nd, a roster of Platform on the 23rd that lists her.
+    let hired = onboard(
+        &service,
+        envelope("hire-1", "2026-11-01T09:00:00Z", hire("Engineer", &["Platform"])),
+    )
+    .await
+    .unwrap();
+    assert_eq!(hired["status"], "created");
+    onboard(
+        &service,
+        envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[])),
+    )
+    .await
+    .unwrap();
+    // The revoke arrives late: it reads Platform's head (no newer decision yet) and is
+    // held at its removal while the roster finds her a member, keeps her and finishes.
+    world.bench.admin.hold("DeleteGroupMembership").await.unwrap();
+    let leave = envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke"));
+    let leaving = offboard(&service, leave.clone());
+    let roster = json!({ "group": { "displayName": "Platform" }, "members": ["dana.diaz"], "mode": "add" });
+    let syncing = async {
+        world.bench.admin.until_held().await.unwrap();
+        let synced = sync(&service, envelope("roster-1", "2026-11-23T08:00:00Z", roster)).await;
+        world.bench.admin.release().await.unwrap();
+        synced
+    };
+    let (left, synced) = tokio::join!(leaving, syncing);
+    assert_eq!(synced.unwrap()["status"], "unchanged");
+
+    // In time order the roster of the 23rd comes after the revoke: she is in Platform.
+    assert!(
+        matches!(left, Err(Error::ConcurrentModification { .. })),
+        "the leave must retry: {left:?}"
+    );
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+    let retried = offboard(&service, leave).await.unwrap();
+    assert_eq!(retried["status"], "stale", "{retried}");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Platform".to_owned()])
+    );
+}
