@@ -506,7 +506,12 @@ impl LedgerTable {
             .expression_attribute_values(":order", s(order))
             .expression_attribute_values(":now", n(now_ms))
             .expression_attribute_values(":until", n(until_ms));
-        let claim = "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
+        // Only one invocation holds a claim, also of the same event: two deliveries of
+        // one event side by side would otherwise both apply it, and one's taking back
+        // of a contested membership could undo what the other, finishing first, found
+        // in place and recorded. A failed attempt gave its claim back (`leaseUntil`
+        // removed), so its retry claims at once.
+        let claim = "(attribute_not_exists(leaseUntil) OR leaseUntil < :now) \
                      AND (attribute_not_exists(#order) OR #order <> :order)";
         let (admitted, names, values) = refuse.condition();
         let request = names.into_iter().fold(request, |r, (name, attribute)| {
@@ -571,7 +576,7 @@ impl LedgerTable {
                  #touched = :now",
             )
             .condition_expression(
-                "(attribute_not_exists(leaseUntil) OR leaseUntil < :now OR pending = :order) \
+                "(attribute_not_exists(leaseUntil) OR leaseUntil < :now) \
                  AND (attribute_not_exists(#order) OR (#order < :order AND attribute_exists(#seenAfter))) \
                  AND (attribute_not_exists(pk) \
                       OR (attribute_exists(#considered) AND #considered = #deferrals) \

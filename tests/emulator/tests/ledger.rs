@@ -1618,3 +1618,46 @@ async fn a_leave_older_than_the_rehire_puts_back_a_membership_a_newer_roster_kep
         BTreeSet::from(["Platform".to_owned()])
     );
 }
+
+#[tokio::test]
+#[ignore = "needs moto_server from ./scripts/bootstrap.sh; run by ./scripts/test.sh"]
+async fn a_second_delivery_of_an_event_being_applied_waits_for_the_first_and_is_then_a_duplicate() {
+    let world = World::start().await;
+    let service = world.service();
+    // SQS delivers at least once: the same hire twice, side by side. The first is held
+    // at its finish (its second transaction, after the checked claim), its memberships
+    // written.
+    let gate = Gate::arm(&["TransactWriteItems", "TransactWriteItems"]);
+    let first_service = world
+        .bench
+        .service(|_| {})
+        .with_ledger(gate.client(&world.ledger), TABLE);
+    let hire = envelope(
+        "hire-1",
+        "2026-11-05T09:00:00Z",
+        hire("Engineer", &["Platform", "Data"]),
+    );
+    let first = onboard(&first_service, hire.clone());
+    let second = async {
+        gate.reached().await;
+        gate.open();
+        gate.reached().await;
+        let second = onboard(&service, hire.clone()).await;
+        gate.open();
+        second
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert_eq!(first.unwrap()["status"], "created");
+    // Applied side by side, the two would each decide and write; one's taking back of a
+    // membership could then undo what the other found and recorded.
+    assert!(
+        matches!(second, Err(Error::ConcurrentModification { .. })),
+        "the second delivery must wait: {second:?}"
+    );
+    let retried = onboard(&service, hire).await.unwrap();
+    assert_eq!(retried["status"], "duplicate", "{retried}");
+    assert_eq!(
+        world.groups_of("dana.diaz").await,
+        BTreeSet::from(["Data".to_owned(), "Platform".to_owned()])
+    );
+}
