@@ -10,7 +10,7 @@
 //! | `RELIABILITY_LAG_MS` | 0 | 0 (`scripts/replication-lag.sh` sweeps it) |
 //! | `RELIABILITY_LISTING_LAG_MS` | 0 | 0 (the functions' `LISTING_LAG_MS`; the sweep also sets it to the lag) |
 //! | `RELIABILITY_LAG_SPACED` | unset | unset (set: events of a scenario at least the lag apart) |
-//! | `RELIABILITY_SIDE_BY_SIDE` | unset | unset (set: the chaos delivery also runs each history four deliveries at a time; see RELIABILITY.md for the gap it still finds) |
+//! | `RELIABILITY_SIDE_BY_SIDE` | on | on (`0`: the chaos delivery skips its run of four deliveries at a time) |
 
 use std::io::Write as _;
 use std::str::FromStr;
@@ -56,9 +56,10 @@ pub fn lag_spaced() -> bool {
     std::env::var_os("RELIABILITY_LAG_SPACED").is_some_and(|v| !v.is_empty())
 }
 
-/// Whether the chaos delivery also delivers each history four at a time.
+/// Whether the chaos delivery also delivers each history four at a time (unless
+/// `RELIABILITY_SIDE_BY_SIDE=0`).
 pub fn side_by_side() -> bool {
-    std::env::var_os("RELIABILITY_SIDE_BY_SIDE").is_some_and(|v| !v.is_empty())
+    std::env::var("RELIABILITY_SIDE_BY_SIDE").map_or(true, |v| v.trim() != "0")
 }
 
 /// Property-test cases per function.
