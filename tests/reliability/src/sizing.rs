@@ -10,7 +10,7 @@
 //! | `RELIABILITY_LAG_MS` | 0 | 0 (`scripts/replication-lag.sh` sweeps it) |
 //! | `RELIABILITY_LISTING_LAG_MS` | 0 | 0 (the functions' `LISTING_LAG_MS`; the sweep also sets it to the lag) |
 //! | `RELIABILITY_LAG_SPACED` | unset | unset (set: events of a scenario at least the lag apart) |
-//! | `RELIABILITY_SIDE_BY_SIDE` | on | on (`0`: the chaos delivery skips its run of four deliveries at a time) |
+//! | `RELIABILITY_SIDE_BY_SIDE` | 4 | 4 (the chaos delivery's run of that many deliveries at a time, 2 or more; `0` skips it) |
 
 use std::io::Write as _;
 use std::str::FromStr;
@@ -56,10 +56,15 @@ pub fn lag_spaced() -> bool {
     std::env::var_os("RELIABILITY_LAG_SPACED").is_some_and(|v| !v.is_empty())
 }
 
-/// Whether the chaos delivery also delivers each history four at a time (unless
-/// `RELIABILITY_SIDE_BY_SIDE=0`).
-pub fn side_by_side() -> bool {
-    std::env::var("RELIABILITY_SIDE_BY_SIDE").map_or(true, |v| v.trim() != "0")
+/// How many deliveries at a time the chaos delivery's side-by-side run makes (as
+/// Lambda runs invocations at once): `RELIABILITY_SIDE_BY_SIDE` when 2 or more, `None`
+/// when 0, else 4 (so the `1` that once turned it on keeps it on).
+pub fn side_by_side() -> Option<usize> {
+    match number("RELIABILITY_SIDE_BY_SIDE", 4usize) {
+        0 => None,
+        1 => Some(4),
+        window => Some(window),
+    }
 }
 
 /// Property-test cases per function.

@@ -21,7 +21,7 @@
 //! - (c) the delivery of (b) with the ledger off: the control, which must produce
 //!   mismatches on some seeds, so that the suite can fail;
 //! - (d) unless `RELIABILITY_SIDE_BY_SIDE=0`: the delivery of (b), four deliveries side
-//!   by side at a time (as Lambda runs invocations at once), each retry backing off with
+//!   by side at a time (`RELIABILITY_SIDE_BY_SIDE` sets how many) (as Lambda runs invocations at once), each retry backing off with
 //!   a random part, so that events of one person, or of a person and a group they are
 //!   listed in, meet in the ledger. Which of them meet depends on timing; what must
 //!   hold does not.
@@ -386,10 +386,6 @@ fn describe(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-/// How many deliveries of the chaotic order run side by side in the concurrent run,
-/// as Lambda runs several invocations of the functions at once.
-const SIDE_BY_SIDE: usize = 4;
-
 /// Delivers `order` (indices into `events`) `window` at a time, side by side (one:
 /// one after the other); each delivery is re-invoked until it ends without a
 /// retryable error.
@@ -546,7 +542,7 @@ struct Outcome {
     injected: u64,
     wrong: Vec<String>,
     control: Vec<String>,
-    /// The chaotic order again, [`SIDE_BY_SIDE`] deliveries at a time: its mismatches
+    /// The chaotic order again, [`sizing::side_by_side`] deliveries at a time: its mismatches
     /// and verdicts.
     side_by_side: Vec<String>,
     concurrent: Verdicts,
@@ -578,10 +574,9 @@ async fn histories(moto: &Moto, seeds: &[u64]) -> Vec<Outcome> {
             )
             .await;
             let (control, _, _) = run(seed, moto, None, Some(faults(seed)), &events, (&order, 1)).await;
-            let (side_by_side, concurrent) = if sizing::side_by_side() {
+            let (side_by_side, concurrent) = if let Some(window) = sizing::side_by_side() {
                 let table = Some(format!("chaos-{seed}-d"));
-                let (store, verdicts, _) =
-                    run(seed, moto, table, Some(faults(seed)), &events, (&order, SIDE_BY_SIDE)).await;
+                let (store, verdicts, _) = run(seed, moto, table, Some(faults(seed)), &events, (&order, window)).await;
                 (mismatches(&reference, &store), verdicts)
             } else {
                 (Vec::new(), Verdicts::default())
@@ -637,7 +632,8 @@ async fn any_delivery_order_with_duplicates_and_faults_ends_where_time_order_end
         figures.failed += concurrent.failed;
         if !side_by_side.is_empty() {
             failures.push(format!(
-                "seed {seed}, {SIDE_BY_SIDE} side by side: {side_by_side:#?}\nhistory:\n{}\ndeliveries: {}",
+                "seed {seed}, {} side by side: {side_by_side:#?}\nhistory:\n{}\ndeliveries: {}",
+                sizing::side_by_side().unwrap_or_default(),
                 describe(&events).join("\n"),
                 concurrent.log.join(" ")
             ));
@@ -679,8 +675,8 @@ async fn any_delivery_order_with_duplicates_and_faults_ends_where_time_order_end
             "failedForGood": figures.failed,
             "faultsInjected": figures.faults,
             "mismatches": figures.mismatches,
-            "sideBySide": sizing::side_by_side().then(|| json!({
-                "atOnce": SIDE_BY_SIDE,
+            "sideBySide": sizing::side_by_side().map(|window| json!({
+                "atOnce": window,
                 "invocations": figures.side_by_side_invocations,
                 "mismatches": figures.side_by_side_mismatches,
             })),
