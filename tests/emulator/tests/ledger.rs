@@ -100,6 +100,12 @@ impl World {
             .unwrap();
     }
 
+    /// Asserts that `user_name` is a member of exactly `groups`.
+    async fn assert_groups(&self, user_name: &str, groups: &[&str]) {
+        let wanted: BTreeSet<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        assert_eq!(self.groups_of(user_name).await, wanted);
+    }
+
     async fn groups_of(&self, user_name: &str) -> BTreeSet<String> {
         let Some(id) = self.user_id(user_name).await else {
             return BTreeSet::new();
@@ -211,10 +217,7 @@ async fn a_rehire_during_the_grace_period_makes_the_leavers_delayed_delete_stale
         0,
         "a stale event makes no Identity Store call"
     );
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
 #[tokio::test]
@@ -350,10 +353,7 @@ async fn a_late_move_keeps_out_of_a_group_a_newer_roster_removed_the_person_from
     .unwrap();
 
     assert_eq!(moved["groups"]["superseded"], json!(["Engineering"]), "{moved}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
     assert_eq!(world.title("dana.diaz").await.as_deref(), Some("Senior Engineer"));
 }
 
@@ -380,10 +380,7 @@ async fn a_roster_that_listed_the_person_before_the_hire_and_again_after_a_move_
     .await
     .unwrap();
     assert_eq!(first["status"], "created", "{first}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Engineering".to_owned(), "Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Engineering", "Platform"]).await;
 
     world.delete_by_hand("dana.diaz").await;
     sync(&service, deferred("roster-2", "Security")).await.unwrap();
@@ -1058,10 +1055,7 @@ async fn a_stale_hire_of_a_revoked_leaver_never_applies_a_roster_the_fence_kept_
 
     assert_eq!(late["status"], "stale", "{late}");
     assert_eq!(world.bench.counters().await.total(), 0, "no Identity Store call");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["turnstile-leavers".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["turnstile-leavers"]).await;
 }
 
 #[tokio::test]
@@ -1099,10 +1093,7 @@ async fn a_roster_older_than_a_leave_that_removed_nothing_after_the_rehire_does_
         .unwrap();
 
     assert_eq!(late["added"], json!([]), "{late}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Engineering".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Engineering"]).await;
     // Redelivered, the delete is a duplicate: it was recorded.
     let again = offboard(&service, envelope("l-1", "2026-11-10T17:00:00Z", leave("delete")))
         .await
@@ -1176,10 +1167,7 @@ async fn rehire_and_expect_engineering_and_platform(world: &World, service: &Ser
     .await
     .unwrap();
     assert_eq!(rehired["status"], "created", "{rehired}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Engineering".to_owned(), "Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Engineering", "Platform"]).await;
 }
 
 /// An SQS batch event whose records carry `bodies` (message ids `m-0`, `m-1`, ...).
@@ -1204,10 +1192,7 @@ async fn one_batch_with_a_persons_events_in_any_order_and_twice_ends_as_the_newe
     let answer = onboard(&service, sqs_batch(&[&update, &hire, &update])).await.unwrap();
     assert_eq!(answer, json!({ "batchItemFailures": [] }));
     assert_eq!(world.title("dana.diaz").await.as_deref(), Some("Lead"));
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Engineering".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Engineering"]).await;
     // Delivered again (a redrive): each is a duplicate or stale, and nothing changes.
     world.bench.count_from_now().await;
     let answer = onboard(&service, sqs_batch(&[&hire, &update])).await.unwrap();
@@ -1274,10 +1259,7 @@ async fn a_hire_whose_membership_lands_after_an_older_replace_decided_the_group_
 
     let hired = hired.unwrap();
     assert_eq!(hired["groups"]["added"], json!(["Platform"]), "{hired}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
 #[tokio::test]
@@ -1302,10 +1284,7 @@ async fn a_roster_that_found_no_user_before_an_older_hire_created_them_retries_r
     // Its decision about dana.diaz would wait on her head for a hire that has already
     // run: in time order the roster of the 10th adds the person hired on the 5th.
     retried_roster_adds_dana(&world, &service, synced, roster).await;
-    assert_eq!(
-        world.groups_of("erin.ellis").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("erin.ellis", &["Platform"]).await;
 }
 
 #[tokio::test]
@@ -1344,10 +1323,7 @@ async fn retried_roster_adds_dana(world: &World, service: &Service, synced: Resu
     );
     let retried = sync(service, roster).await.unwrap();
     assert_eq!(retried["added"], json!(["dana.diaz"]), "{retried}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
 /// Runs `roster` held at its first CreateGroupMembership while the onboarding `meanwhile`
@@ -1397,10 +1373,7 @@ async fn a_revoke_delivered_after_a_newer_roster_leaves_its_membership_to_the_re
     .await
     .unwrap();
 
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
 #[tokio::test]
@@ -1489,10 +1462,7 @@ async fn a_hire_whose_deferred_membership_a_newer_roster_confirmed_meanwhile_res
 
     // Both rosters say she is a member: the retry restores it for the newer one.
     onboard(&service, hire).await.unwrap();
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
 #[tokio::test]
@@ -1561,10 +1531,7 @@ async fn a_roster_that_takes_back_the_add_of_a_person_marked_meanwhile_retries_a
     )
     .await
     .unwrap();
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
 #[tokio::test]
@@ -1607,16 +1574,10 @@ async fn a_leave_older_than_the_rehire_puts_back_a_membership_a_newer_roster_kep
         matches!(left, Err(Error::ConcurrentModification { .. })),
         "the leave must retry: {left:?}"
     );
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
     let retried = offboard(&service, leave).await.unwrap();
     assert_eq!(retried["status"], "stale", "{retried}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
 #[tokio::test]
@@ -1656,8 +1617,5 @@ async fn a_second_delivery_of_an_event_being_applied_waits_for_the_first_and_is_
     );
     let retried = onboard(&service, hire).await.unwrap();
     assert_eq!(retried["status"], "duplicate", "{retried}");
-    assert_eq!(
-        world.groups_of("dana.diaz").await,
-        BTreeSet::from(["Data".to_owned(), "Platform".to_owned()])
-    );
+    world.assert_groups("dana.diaz", &["Data", "Platform"]).await;
 }
