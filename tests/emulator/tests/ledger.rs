@@ -46,6 +46,18 @@ impl World {
             .with_ledger(self.ledger.clone(), TABLE)
     }
 
+    /// A service whose ledger requests pass through `gate`, with the leavers fence on
+    /// when `fenced` (as [`Self::fenced_service`]).
+    fn gated_service(&self, gate: &Gate, fenced: bool) -> Service {
+        self.bench
+            .service(|config| {
+                if fenced {
+                    config.leavers_group = Some("turnstile-leavers".into());
+                }
+            })
+            .with_ledger(gate.client(&self.ledger), TABLE)
+    }
+
     /// A service whose ledger client counts its calls.
     fn counted(&self) -> (Service, LedgerCalls) {
         let calls = LedgerCalls::default();
@@ -156,6 +168,11 @@ fn hire(title: &str, groups: &[&str]) -> Value {
         },
         "groups": groups
     })
+}
+
+/// dana.diaz's re-hire on the 22nd, listing no group.
+fn rehire_of_the_22nd() -> Value {
+    envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[]))
 }
 
 fn leave(mode: &str) -> Value {
@@ -1302,7 +1319,7 @@ async fn a_roster_that_found_a_marked_leaver_before_an_older_rehire_unmarked_the
     );
     // The roster has seen dana.diaz marked and read her head; it is held at erin.ellis's
     // membership while the re-hire of the 22nd takes the mark off and finishes.
-    let rehire = envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[]));
+    let rehire = rehire_of_the_22nd();
     let (synced, rehired) = roster_held_at_its_write_while(&world, &service, &roster, rehire).await;
     rehired.unwrap();
     assert!(
@@ -1366,12 +1383,7 @@ async fn a_revoke_delivered_after_a_newer_roster_leaves_its_membership_to_the_re
     offboard(&service, envelope("leave-1", "2026-11-20T17:00:00Z", leave("revoke")))
         .await
         .unwrap();
-    onboard(
-        &service,
-        envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[])),
-    )
-    .await
-    .unwrap();
+    onboard(&service, rehire_of_the_22nd()).await.unwrap();
 
     world.assert_groups("dana.diaz", &["Platform"]).await;
 }
@@ -1387,10 +1399,7 @@ async fn a_roster_that_would_leave_its_decision_on_a_head_an_older_hire_claimed_
     // only once the roster has looked for dana.diaz (no user) and read her head; the
     // hire's finish is held too, so its claim is in force when the roster finishes.
     let gate = Gate::arm(&["UpdateItem", "TransactWriteItems"]);
-    let hiring_service = world
-        .bench
-        .service(|_| {})
-        .with_ledger(gate.client(&world.ledger), TABLE);
+    let hiring_service = world.gated_service(&gate, false);
     let hiring = onboard(
         &hiring_service,
         envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &[])),
@@ -1438,10 +1447,7 @@ async fn a_hire_whose_deferred_membership_a_newer_roster_confirmed_meanwhile_res
     // The hire of the 5th, delivered late, applies it; its finish is held while a
     // replace of the 12th finds her already in Platform and keeps her.
     let gate = Gate::arm(&["TransactWriteItems"]);
-    let hiring_service = world
-        .bench
-        .service(|_| {})
-        .with_ledger(gate.client(&world.ledger), TABLE);
+    let hiring_service = world.gated_service(&gate, false);
     let hire = envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &[]));
     let hiring = onboard(&hiring_service, hire.clone());
     let replacing = async {
@@ -1488,10 +1494,7 @@ async fn a_roster_that_takes_back_the_add_of_a_person_marked_meanwhile_retries_a
         envelope("hire-1", "2026-11-05T09:00:00Z", hire("Engineer", &[])),
     );
     let gate = Gate::arm(&["BatchGetItem"]);
-    let syncing_service = world
-        .bench
-        .service(|config| config.leavers_group = Some("turnstile-leavers".into()))
-        .with_ledger(gate.client(&world.ledger), TABLE);
+    let syncing_service = world.gated_service(&gate, true);
     let roster = envelope(
         "roster-1",
         "2026-11-23T08:00:00Z",
@@ -1525,12 +1528,7 @@ async fn a_roster_that_takes_back_the_add_of_a_person_marked_meanwhile_retries_a
     assert_eq!(retried["leavers"], json!(["dana.diaz"]), "{retried}");
     // In time order the re-hire of the 22nd takes the mark off and the roster of the
     // 23rd adds her.
-    onboard(
-        &service,
-        envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[])),
-    )
-    .await
-    .unwrap();
+    onboard(&service, rehire_of_the_22nd()).await.unwrap();
     world.assert_groups("dana.diaz", &["Platform"]).await;
 }
 
@@ -1548,12 +1546,7 @@ async fn a_leave_older_than_the_rehire_puts_back_a_membership_a_newer_roster_kep
     .await
     .unwrap();
     assert_eq!(hired["status"], "created");
-    onboard(
-        &service,
-        envelope("hire-2", "2026-11-22T09:00:00Z", hire("Engineer", &[])),
-    )
-    .await
-    .unwrap();
+    onboard(&service, rehire_of_the_22nd()).await.unwrap();
     // The revoke arrives late: it reads Platform's head (no newer decision yet) and is
     // held at its removal while the roster finds her a member, keeps her and finishes.
     world.bench.admin.hold("DeleteGroupMembership").await.unwrap();
@@ -1589,10 +1582,7 @@ async fn a_second_delivery_of_an_event_being_applied_waits_for_the_first_and_is_
     // at its finish (its second transaction, after the checked claim), its memberships
     // written.
     let gate = Gate::arm(&["TransactWriteItems", "TransactWriteItems"]);
-    let first_service = world
-        .bench
-        .service(|_| {})
-        .with_ledger(gate.client(&world.ledger), TABLE);
+    let first_service = world.gated_service(&gate, false);
     let hire = envelope(
         "hire-1",
         "2026-11-05T09:00:00Z",
