@@ -9,6 +9,7 @@
 mod bulk;
 mod calls;
 mod client;
+mod dynamodb;
 mod ledger;
 mod machine;
 mod pace;

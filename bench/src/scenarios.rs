@@ -12,6 +12,7 @@ use turnstile_emulator::admin::Admin;
 
 use crate::calls::{Calls, thousands, to_f64};
 use crate::client;
+use crate::dynamodb::{CountingProxy, Counts};
 use crate::pace::Pace;
 use crate::process::{Function, Program, lambda_env};
 use crate::{STORE_ID, progress};
@@ -69,6 +70,9 @@ pub struct Run {
     pub peak_rss: Option<u64>,
     /// Why the run did not do what it should, if it did not.
     pub failure: Option<String>,
+    /// With the ledger on: its DynamoDB calls per operation, and their budget.
+    pub ledger_calls: Option<Counts>,
+    pub ledger_budget: Option<u64>,
 }
 
 impl Run {
@@ -99,6 +103,17 @@ impl Run {
         self.budget.map(|b| {
             self.calls.total() <= b && (!self.expect_no_writes || self.calls.writes == 0) && self.failure.is_none()
         })
+    }
+
+    /// The ledger's DynamoDB calls, in all.
+    pub fn ledger_total(&self) -> Option<u64> {
+        self.ledger_calls.as_ref().map(|c| c.values().sum())
+    }
+
+    /// Whether the ledger's calls stayed within their budget (`None` without one).
+    pub fn ledger_budget_met(&self) -> Option<bool> {
+        let budget = self.ledger_budget?;
+        Some(self.failure.is_none() && self.ledger_total().is_some_and(|t| t <= budget))
     }
 
     /// The floor that the data dependencies of a roster sync leave, for this run's
@@ -177,6 +192,8 @@ pub struct Bench {
     pub max_concurrency: u32,
     /// Added to every function's environment (`--function-env`).
     pub extra_env: Vec<(String, String)>,
+    /// While the ledger runs: what counts its DynamoDB calls (see [`CountingProxy`]).
+    pub ledger_counter: Option<CountingProxy>,
     runs: u32,
 }
 
@@ -206,6 +223,7 @@ impl Bench {
             latency_ms,
             max_concurrency,
             extra_env: Vec::new(),
+            ledger_counter: None,
             runs: 0,
         }
     }
@@ -259,6 +277,8 @@ impl Bench {
             init: Duration::ZERO,
             peak_rss: None,
             failure: None,
+            ledger_calls: None,
+            ledger_budget: None,
         };
         let mut function = match Function::start(inv.program, &inv.env, &log).await {
             Ok(f) => f,
@@ -297,7 +317,11 @@ impl Bench {
                 }
             })
         });
+        if let Some(counter) = &self.ledger_counter {
+            counter.take();
+        }
         let outcome = function.invoke(inv.event).await;
+        run.ledger_calls = self.ledger_counter.as_ref().map(CountingProxy::take);
         if let Some(t) = ticker {
             t.abort();
         }
@@ -819,6 +843,8 @@ pub async fn ledger_syncs(
             "churn",
         ),
     ];
+    // The most DynamoDB calls a roster of N members may add (issue 11).
+    let roster_ledger_budget = N.div_ceil(100) + 2;
     let mut runs = Vec::new();
     for (shape, members, wrap, kind) in shapes {
         let mut run = case(
@@ -831,7 +857,9 @@ pub async fn ledger_syncs(
         run.id = format!("sync-ledger-{N}-{kind}");
         run.title.push_str(", ledger on");
         run.ledger = Some(Ledgered { env, wrap });
-        runs.push(sync_once(bench, run, &store.group).await);
+        let mut run = sync_once(bench, run, &store.group).await;
+        run.ledger_budget = Some(roster_ledger_budget);
+        runs.push(run);
     }
     let title = format!(
         "sync-group replace, N = {}, 1% churn, redelivered (duplicate), ledger on",
@@ -863,6 +891,7 @@ pub async fn ledger_syncs(
             || format!("expected status duplicate: {result}"),
         );
     }
+    run.ledger_budget = Some(roster_ledger_budget);
     runs.push(run);
     Ok(runs)
 }
@@ -965,6 +994,8 @@ pub async fn shared_quota(bench: &mut Bench, n: usize) -> Result<Run, String> {
         init: Duration::ZERO,
         peak_rss: None,
         failure: None,
+        ledger_calls: None,
+        ledger_budget: None,
     };
     let log_a = bench.log_path("shared-quota-a");
     let log_b = bench.log_path("shared-quota-b");
