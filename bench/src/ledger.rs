@@ -1,8 +1,9 @@
 //! The joiner, re-onboard and leaver scenarios again with the ledger on: moto's DynamoDB
 //! (started here on 127.0.0.1, stopped when the runs end) holds the table, and each event
 //! comes in the EventBridge envelope, whose time and id the ledger orders and checks.
-//! The Identity Store budgets are those without the ledger (its calls go to DynamoDB); a
-//! redelivery must be `duplicate` with no Identity Store call at all.
+//! The Identity Store budgets are those without the ledger (its calls go to DynamoDB,
+//! through [`CountingProxy`], and have budgets of their own); a redelivery must be
+//! `duplicate` with no Identity Store call at all.
 
 use std::net::SocketAddr;
 
@@ -82,8 +83,9 @@ async fn create_table(addr: SocketAddr) -> Result<(), String> {
 }
 
 /// The runs: a joiner into the existing groups `names`, its redelivery, a newer
-/// unchanged onboarding, a leaver in `leaver_memberships` groups, and roster syncs
-/// ([`scenarios::ledger_syncs`], time compressed past `max_run_secs`).
+/// unchanged onboarding, a leaver in `leaver_memberships` groups, a late hire of the
+/// leaver and their re-hire, and roster syncs ([`scenarios::ledger_syncs`], time
+/// compressed past `max_run_secs`); each with its DynamoDB calls counted.
 pub async fn lifecycle(
     bench: &mut Bench,
     names: &[String],
@@ -184,7 +186,7 @@ async fn runs(
 }
 
 /// After the leave of [`scenarios::leaver`]: a late hire of the leaver, `stale`, then
-/// their re-hire into `g` of the groups the leave took from them.
+/// their re-hire into `groups` of the groups the leave took from them.
 async fn after_the_leave(
     bench: &mut Bench,
     pace: Pace,
