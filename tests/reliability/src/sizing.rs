@@ -11,6 +11,7 @@
 //! | `RELIABILITY_LISTING_LAG_MS` | 0 | 0 (the functions' `LISTING_LAG_MS`; the sweep also sets it to the lag) |
 //! | `RELIABILITY_LAG_SPACED` | unset | unset (set: events of a scenario at least the lag apart) |
 //! | `RELIABILITY_SIDE_BY_SIDE` | 4 | 4 (the chaos delivery's run of that many deliveries at a time, 2 or more; `0` skips it) |
+//! | `RELIABILITY_FENCE` | `on` | `on` (`off`: the chaos delivery with the leavers fence off, whose order semantics await the owner) |
 
 use std::io::Write as _;
 use std::str::FromStr;
@@ -65,6 +66,12 @@ pub fn side_by_side() -> Option<usize> {
         1 => Some(4),
         window => Some(window),
     }
+}
+
+/// Whether the chaos delivery runs with the leavers fence on (`RELIABILITY_FENCE`,
+/// anything but `off`), as the template deploys it.
+pub fn fence() -> bool {
+    std::env::var("RELIABILITY_FENCE").map_or(true, |v| v.trim() != "off")
 }
 
 /// Property-test cases per function.
