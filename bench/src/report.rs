@@ -530,7 +530,8 @@ impl Report {
         let _ = writeln!(
             md,
             "The runs marked \"ledger on\" above, with the DynamoDB calls the function made besides its Identity \
-             Store calls, counted by a forwarding proxy in front of moto's server (bench/src/dynamodb.rs). Budget \
+             Store calls, counted by a forwarding proxy in front of moto's server (bench/src/dynamodb.rs; its hop adds a \
+             loopback connection per call to the \"ledger on\" times). Budget \
              (issue 11): at most 2 more calls for a user event, at most ceil(N/100) + 2 for a roster of N \
              members.\n"
         );
