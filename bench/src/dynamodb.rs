@@ -5,17 +5,20 @@
 //! operation.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::header::HOST;
 use axum::response::{IntoResponse, Response};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 /// DynamoDB's JSON protocol names the operation in this header, after this prefix.
@@ -27,6 +30,7 @@ pub type Counts = BTreeMap<String, u64>;
 
 struct Shared {
     upstream: SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
     counts: Mutex<Counts>,
 }
 
@@ -46,6 +50,7 @@ impl CountingProxy {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let shared = Arc::new(Shared {
             upstream,
+            client: Client::builder(TokioExecutor::new()).build_http(),
             counts: Mutex::new(Counts::new()),
         });
         let app = Router::new().fallback(forward).with_state(Arc::clone(&shared));
@@ -80,64 +85,46 @@ impl Drop for CountingProxy {
     }
 }
 
-/// Counts the request and relays it to moto on a connection of its own (closed after
-/// the reply, so that the reply is the rest of the stream).
-async fn forward(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    let operation = headers
+/// The operation a request names, as counted.
+fn operation(request: &Request) -> String {
+    request
+        .headers()
         .get(TARGET)
         .and_then(|v| v.to_str().ok())
         .map_or("(no operation)", |t| t.strip_prefix(PREFIX).unwrap_or(t))
-        .to_owned();
+        .to_owned()
+}
+
+/// Counts the request and relays it to moto.
+async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     *shared
         .counts
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .entry(operation)
+        .entry(operation(&request))
         .or_default() += 1;
-    match relay(shared.upstream, &headers, &body).await {
+    match relay(&shared, request).await {
         Ok(reply) => reply,
         Err(e) => (StatusCode::BAD_GATEWAY, format!("the DynamoDB call counter: {e}")).into_response(),
     }
 }
 
-async fn relay(upstream: SocketAddr, headers: &HeaderMap, body: &[u8]) -> std::io::Result<Response> {
-    let mut head = format!("POST / HTTP/1.1\r\nHost: {upstream}\r\n");
-    for (name, value) in headers {
-        if !matches!(
-            name.as_str(),
-            "host" | "connection" | "content-length" | "transfer-encoding"
-        ) {
-            if let Ok(value) = value.to_str() {
-                let _ = write!(head, "{name}: {value}\r\n");
-            }
-        }
-    }
-    let _ = write!(head, "Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-    let mut stream = TcpStream::connect(upstream).await?;
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(body).await?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await?;
-    parse_reply(&raw).ok_or_else(|| std::io::Error::other("moto's reply is not HTTP/1.1"))
-}
-
-/// An HTTP/1.1 reply with its body delimited by the closed connection or its
-/// Content-Length (moto's server sends no chunked replies).
-fn parse_reply(raw: &[u8]) -> Option<Response> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..end]).ok()?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
-    let mut reply = Response::builder().status(status);
-    for line in lines {
-        let (name, value) = line.split_once(':')?;
-        let name = HeaderName::from_bytes(name.trim().as_bytes()).ok()?;
-        if matches!(name.as_str(), "connection" | "content-length" | "transfer-encoding") {
-            continue;
-        }
-        reply = reply.header(name, HeaderValue::from_str(value.trim()).ok()?);
-    }
-    reply.body(axum::body::Body::from(raw[end + 4..].to_vec())).ok()
+async fn relay(shared: &Shared, request: Request) -> Result<Response, String> {
+    let (mut parts, body) = request.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("http://{}{path}", shared.upstream)
+        .parse()
+        .map_err(|e| format!("{e}"))?;
+    parts.headers.remove(HOST);
+    let reply = shared
+        .client
+        .request(axum::http::Request::from_parts(parts, Full::new(body)))
+        .await
+        .map_err(|e| e.to_string())?;
+    let (parts, body) = reply.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Response::from_parts(parts, Body::from(body)))
 }
 
 #[cfg(test)]
@@ -145,20 +132,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_reply_keeps_its_status_headers_and_body() {
-        let raw = b"HTTP/1.1 400 BAD REQUEST\r\nContent-Type: application/x-amz-json-1.0\r\n\
-                    Content-Length: 2\r\nConnection: close\r\n\r\n{}";
-        let reply = parse_reply(raw).unwrap();
-        assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
-        assert_eq!(
-            reply.headers().get("content-type").unwrap(),
-            "application/x-amz-json-1.0"
-        );
-        assert!(reply.headers().get("connection").is_none());
-    }
-
-    #[test]
-    fn a_reply_without_a_blank_line_is_refused() {
-        assert!(parse_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 0").is_none());
+    fn a_request_is_counted_by_the_operation_its_target_names() {
+        let request = Request::builder()
+            .header(TARGET, "DynamoDB_20120810.TransactWriteItems")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(operation(&request), "TransactWriteItems");
+        let unnamed = Request::builder().body(Body::empty()).unwrap();
+        assert_eq!(operation(&unnamed), "(no operation)");
     }
 }
