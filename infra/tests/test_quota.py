@@ -5,8 +5,8 @@ Client pacing is a guaranteed floor plus borrowing. Each execution environment p
 every Identity Store API it calls (client side, per API) between CALLS_PER_SECOND, its
 guaranteed floor, and MAX_CALLS_PER_SECOND, the ceiling it may borrow up to while the
 service does not throttle it: it adds to its pace while calls succeed, never above the
-ceiling, and halves it on a throttle, not below the floor (only a throttle at the floor,
-which another client of the store causes, takes it lower for a while). So:
+ceiling, and cuts it on a throttle, not below the floor (only throttles at the floor in
+a row, which another client of the store causes, take it lower for a while). So:
 
 - when every environment is busy and throttled back, each runs at its floor, and per API
   the worst case is the sum, over the functions whose code calls that API, of

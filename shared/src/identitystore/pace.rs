@@ -13,9 +13,11 @@
 //! with every accepted call, up to the ceiling (additive increase), and a throttle takes
 //! a share of the borrowed rate back (multiplicative decrease, not below the floor):
 //! several busy environments converge on sharing the quota, and one busy alone climbs
-//! to the whole of it. A throttle at or below the floor
-//! means the quota is taken by someone else (another client of the store): the rate
-//! then keeps halving, down to a tenth of the floor, and climbs back to the floor
+//! to the whole of it. A lone throttle at the floor is a
+//! borrower's overshoot (its own or a sibling's, which the borrower's own throttles
+//! take back), so the floor holds; throttles at the floor in a row (no accepted call
+//! between) mean the quota is taken by someone else (another client of the store): the
+//! rate then keeps halving, down to a tenth of the floor, and climbs back to the floor
 //! quickly. A `RetryAfterSeconds` hint holds every caller of that API, not just the one
 //! that was told.
 
@@ -42,6 +44,14 @@ const BORROW_BACKOFF: f64 = 0.7;
 /// Rate regained per accepted call below the floor, as a share of the floor: back in
 /// about 20 calls.
 const RECOVERY_STEP: f64 = 0.05;
+/// Throttles in a row at the floor that take the rate below it. Borrowers overshoot the
+/// quota for moments (that is how additive increase finds it), and the throttles of
+/// those moments fall on every client, a floor's calls too: in the bulk benchmark a
+/// leaver's environment halved its floor that way three times and sat at a tenth of
+/// its rate for twenty seconds while the borrowers took the quota. A client that
+/// really holds the quota throttles call after call; an overshoot rarely throttles
+/// three calls of one environment in a row, and its borrowers give the rate back.
+const FLOOR_STREAK: u32 = 3;
 
 #[derive(Debug)]
 struct Schedule {
@@ -49,6 +59,8 @@ struct Schedule {
     next: Instant,
     /// Calls per second now, in `LOWEST * floor ..= ceiling`.
     rate: f64,
+    /// Throttles at or below the floor since the last accepted call.
+    streak: u32,
 }
 
 /// The pace of one environment: its floor and its ceiling, in calls per second per API.
@@ -93,6 +105,7 @@ impl Pacer {
         schedules.entry(api).or_insert(Schedule {
             next: now,
             rate: bounds.floor,
+            streak: 0,
         })
     }
 
@@ -123,6 +136,7 @@ impl Pacer {
     pub(super) fn succeeded(&self, api: &'static str) {
         let Some(bounds) = self.bounds else { return };
         if let Some(schedule) = self.schedules().get_mut(api) {
+            schedule.streak = 0;
             schedule.rate = if schedule.rate < bounds.floor {
                 (schedule.rate + RECOVERY_STEP * bounds.floor).min(bounds.floor)
             } else {
@@ -137,12 +151,16 @@ impl Pacer {
         let now = Instant::now();
         let mut schedules = self.schedules();
         let schedule = Self::schedule(&mut schedules, api, bounds, now);
-        // Borrowed rate is given back first; only a throttle at the floor goes below it.
-        schedule.rate = if schedule.rate > bounds.floor {
-            (schedule.rate * BORROW_BACKOFF).max(bounds.floor)
+        // Borrowed rate is given back first; only throttles in a row at the floor go
+        // below it.
+        if schedule.rate > bounds.floor {
+            schedule.rate = (schedule.rate * BORROW_BACKOFF).max(bounds.floor);
         } else {
-            (schedule.rate / 2.0).max(LOWEST * bounds.floor)
-        };
+            schedule.streak += 1;
+            if schedule.streak >= FLOOR_STREAK {
+                schedule.rate = (schedule.rate / 2.0).max(LOWEST * bounds.floor);
+            }
+        }
         if let Some(hint) = retry_after {
             schedule.next = schedule.next.max(now + hint);
         }
@@ -194,9 +212,13 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_throttle_halves_the_rate_and_a_hint_holds_every_caller() {
+    async fn throttles_in_a_row_at_the_floor_halve_the_rate_and_a_hint_holds_every_caller() {
         let pacer = Pacer::new(10, 10);
         pacer.ready("GetUserId", Deadline::unbounded()).await.unwrap();
+        for _ in 0..2 {
+            pacer.throttled("GetUserId", None);
+        }
+        assert_eq!(pacer.rate("GetUserId"), Some(10.0));
         pacer.throttled("GetUserId", Some(Duration::from_secs(2)));
         let started = Instant::now();
         pacer.ready("GetUserId", Deadline::unbounded()).await.unwrap();
@@ -265,7 +287,8 @@ mod tests {
         }
         // 14, 9.8, 6.9, 4.8, then 3.4 would go below the floor: a borrower stops there.
         assert_eq!(pacer.rate("GetUserId"), Some(4.0));
-        // Throttled at the floor, someone else holds the quota: below it, to a tenth.
+        // Throttled at the floor, and again, and again: someone else holds the quota.
+        // Below it, then, to a tenth.
         for _ in 0..10 {
             pacer.throttled("GetUserId", None);
         }
@@ -275,6 +298,21 @@ mod tests {
             pacer.succeeded("GetUserId");
         }
         let rate = pacer.rate("GetUserId").unwrap();
+        assert!((4.0..5.0).contains(&rate), "{rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttles_at_the_floor_between_accepted_calls_keep_the_floor() {
+        let pacer = Pacer::new(4, 20);
+        for _ in 0..100 {
+            pacer.throttled("GetGroupId", None);
+            pacer.throttled("GetGroupId", None);
+            pacer.succeeded("GetGroupId");
+            pacer.throttled("GetGroupId", None);
+        }
+        // A borrower's overshoot throttles a floor's call now and then: never enough in
+        // a row to mean that someone else holds the quota.
+        let rate = pacer.rate("GetGroupId").unwrap();
         assert!((4.0..5.0).contains(&rate), "{rate}");
     }
 }
