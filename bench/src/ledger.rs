@@ -7,9 +7,12 @@
 
 use std::net::SocketAddr;
 
+use axum::body::Bytes;
+use axum::http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use turnstile_emulator::moto::Moto;
 
 use crate::Run;
@@ -40,7 +43,8 @@ fn roster_event(id: &str, time: &str, request: Value) -> Value {
 }
 
 /// Creates the ledger table on moto with DynamoDB's JSON protocol (moto reads the region
-/// from the credential scope and checks no signature).
+/// from the credential scope and checks no signature), sent with hyper's client as the
+/// call counter sends its forwards.
 async fn create_table(addr: SocketAddr) -> Result<(), String> {
     let body = json!({
         "TableName": TABLE,
@@ -53,33 +57,38 @@ async fn create_table(addr: SocketAddr) -> Result<(), String> {
             { "AttributeName": "pk", "KeyType": "HASH" },
             { "AttributeName": "sk", "KeyType": "RANGE" }
         ]
-    })
-    .to_string();
-    let request = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\n\
-         X-Amz-Target: DynamoDB_20120810.CreateTable\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=bench/20261203/{REGION}/dynamodb/aws4_request, \
-         SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let mut stream = TcpStream::connect(addr).await.map_err(|e| format!("moto: {e}"))?;
-    stream
-        .write_all(request.as_bytes())
+    });
+    let request = Request::post(format!("http://{addr}/"))
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", "DynamoDB_20120810.CreateTable")
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential=bench/20261203/{REGION}/dynamodb/aws4_request, \
+                 SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| format!("CreateTable on moto: {e}"))?;
+    let reply = Client::builder(TokioExecutor::new())
+        .build_http()
+        .request(request)
         .await
         .map_err(|e| format!("moto: {e}"))?;
-    let mut reply = String::new();
-    stream
-        .read_to_string(&mut reply)
-        .await
-        .map_err(|e| format!("moto: {e}"))?;
-    if reply.starts_with("HTTP/1.1 200") {
-        Ok(())
-    } else {
-        Err(format!(
-            "CreateTable on moto: {}",
-            reply.lines().last().unwrap_or_default()
-        ))
+    let status = reply.status();
+    if status.is_success() {
+        return Ok(());
     }
+    let text = reply
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("moto: {e}"))?
+        .to_bytes();
+    Err(format!(
+        "CreateTable on moto: {status}: {}",
+        String::from_utf8_lossy(&text)
+    ))
 }
 
 /// The runs: a joiner into the existing groups `names`, its redelivery, a newer
