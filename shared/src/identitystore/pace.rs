@@ -47,10 +47,11 @@ const RECOVERY_STEP: f64 = 0.05;
 /// Throttles in a row at the floor that take the rate below it. Borrowers overshoot the
 /// quota for moments (that is how additive increase finds it), and the throttles of
 /// those moments fall on every client, a floor's calls too: in the bulk benchmark a
-/// leaver's environment halved its floor that way three times and sat at a tenth of
-/// its rate for twenty seconds while the borrowers took the quota. A client that
-/// really holds the quota throttles call after call; an overshoot rarely throttles
-/// three calls of one environment in a row, and its borrowers give the rate back.
+/// leaver's environment halved its floor that way three times over and took twenty
+/// seconds for one batch while the borrowers took the quota. A client that really holds
+/// the quota throttles call after call; an overshoot throttles three calls of one
+/// environment in a row far less often (a call and its retries inside one empty moment
+/// of the bucket still can: BENCHMARKS.md's notes measure what is left of that).
 const FLOOR_STREAK: u32 = 3;
 
 #[derive(Debug)]
