@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::http::header::HOST;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -50,7 +50,7 @@ impl CountingProxy {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         let shared = Arc::new(Shared {
             upstream,
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: client(),
             counts: Mutex::new(Counts::new()),
         });
         let app = Router::new().fallback(forward).with_state(Arc::clone(&shared));
@@ -69,6 +69,56 @@ impl CountingProxy {
     pub fn take(&self) -> Counts {
         std::mem::take(&mut *self.shared.counts.lock().unwrap_or_else(PoisonError::into_inner))
     }
+}
+
+/// The HTTP/1.1 client the counter forwards with (moto's server speaks plain HTTP).
+fn client() -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// Creates the ledger's table (string `pk` and `sk`, on demand, as the template's) on
+/// moto at `upstream`, with DynamoDB's JSON protocol: moto reads the region from the
+/// credential scope and checks no signature.
+pub async fn create_table(upstream: SocketAddr, table: &str, region: &str) -> Result<(), String> {
+    let body = serde_json::json!({
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            { "AttributeName": "pk", "AttributeType": "S" },
+            { "AttributeName": "sk", "AttributeType": "S" }
+        ],
+        "KeySchema": [
+            { "AttributeName": "pk", "KeyType": "HASH" },
+            { "AttributeName": "sk", "KeyType": "RANGE" }
+        ]
+    });
+    let request = axum::http::Request::post(format!("http://{upstream}/"))
+        .header(CONTENT_TYPE, "application/x-amz-json-1.0")
+        .header(TARGET, format!("{PREFIX}CreateTable"))
+        .header(
+            AUTHORIZATION,
+            format!(
+                "AWS4-HMAC-SHA256 Credential=bench/20261203/{region}/dynamodb/aws4_request, \
+                 SignedHeaders=host, Signature=0"
+            ),
+        )
+        .body(Full::new(Bytes::from(body.to_string())))
+        .map_err(|e| format!("CreateTable on moto: {e}"))?;
+    let reply = client().request(request).await.map_err(|e| format!("moto: {e}"))?;
+    let status = reply.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = reply
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("moto: {e}"))?
+        .to_bytes();
+    Err(format!(
+        "CreateTable on moto: {status}: {}",
+        String::from_utf8_lossy(&text)
+    ))
 }
 
 impl std::fmt::Debug for CountingProxy {

@@ -5,19 +5,12 @@
 //! through [`CountingProxy`], and have budgets of their own); a redelivery must be
 //! `duplicate` with no Identity Store call at all.
 
-use std::net::SocketAddr;
-
-use axum::body::Bytes;
-use axum::http::Request;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use turnstile_emulator::moto::Moto;
 
 use crate::Run;
 use crate::client;
-use crate::dynamodb::CountingProxy;
+use crate::dynamodb::{self, CountingProxy};
 use crate::pace::Pace;
 use crate::progress;
 use crate::scenarios::{self, Bench, Invocation, Who, check, joiner};
@@ -42,55 +35,6 @@ fn roster_event(id: &str, time: &str, request: Value) -> Value {
     envelope("Roster Changed", id, time, request)
 }
 
-/// Creates the ledger table on moto with DynamoDB's JSON protocol (moto reads the region
-/// from the credential scope and checks no signature), sent with hyper's client as the
-/// call counter sends its forwards.
-async fn create_table(addr: SocketAddr) -> Result<(), String> {
-    let body = json!({
-        "TableName": TABLE,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            { "AttributeName": "pk", "AttributeType": "S" },
-            { "AttributeName": "sk", "AttributeType": "S" }
-        ],
-        "KeySchema": [
-            { "AttributeName": "pk", "KeyType": "HASH" },
-            { "AttributeName": "sk", "KeyType": "RANGE" }
-        ]
-    });
-    let request = Request::post(format!("http://{addr}/"))
-        .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amz-target", "DynamoDB_20120810.CreateTable")
-        .header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential=bench/20261203/{REGION}/dynamodb/aws4_request, \
-                 SignedHeaders=host, Signature=0"
-            ),
-        )
-        .body(Full::new(Bytes::from(body.to_string())))
-        .map_err(|e| format!("CreateTable on moto: {e}"))?;
-    let reply = Client::builder(TokioExecutor::new())
-        .build_http()
-        .request(request)
-        .await
-        .map_err(|e| format!("moto: {e}"))?;
-    let status = reply.status();
-    if status.is_success() {
-        return Ok(());
-    }
-    let text = reply
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("moto: {e}"))?
-        .to_bytes();
-    Err(format!(
-        "CreateTable on moto: {status}: {}",
-        String::from_utf8_lossy(&text)
-    ))
-}
-
 /// The runs: a joiner into the existing groups `names`, its redelivery, a newer
 /// unchanged onboarding, a leaver in `leaver_memberships` groups, a late hire of the
 /// leaver and their re-hire, and roster syncs ([`scenarios::ledger_syncs`], time
@@ -110,7 +54,7 @@ pub async fn lifecycle(
         ));
     }
     let moto = Moto::start().await;
-    create_table(moto.addr).await?;
+    dynamodb::create_table(moto.addr, TABLE, REGION).await?;
     let counter = CountingProxy::start(moto.addr).await?;
     let ledger = [
         ("LEDGER_TABLE", TABLE.to_owned()),
